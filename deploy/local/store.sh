@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The MongoDB-wire-protocol document store for hosts without Docker: mongo-java-server with its H2 file backend,
+# from Maven Central, run with Java 17 (FerretDB v1.24.1 is refused by the Go module proxy here; see
+# docs/store-contract.md). Usage: deploy/local/store.sh start|stop|status   (idempotent)
+# Env: CDP_STORE_PORT (27017), CDP_LOCAL_DIR, STORE_HEAP_OPTS.
+source "$(dirname "$0")/lib.sh"
+PORT="${CDP_STORE_PORT:-27017}"
+LIB="$CDP_CACHE_DIR/store/lib"
+CLASSES="$CDP_CACHE_DIR/store/classes"
+SRC="$REPO_ROOT/deploy/local/store/DocumentStoreServer.java"
+PIDFILE="$RUN_DIR/store.pid"
+
+start() {
+  if pid_alive "$PIDFILE" && port_open 127.0.0.1 "$PORT"; then log "store: already running on 127.0.0.1:$PORT"; return 0; fi
+  if port_open 127.0.0.1 "$PORT"; then die "store: port $PORT is taken by another process"; fi
+  resolve_classpath "$REPO_ROOT/deploy/local/store/pom.xml" "$LIB"
+  if [ ! -f "$CLASSES/DocumentStoreServer.class" ] || [ "$SRC" -nt "$CLASSES/DocumentStoreServer.class" ]; then
+    mkdir -p "$CLASSES"
+    javac -cp "$LIB/*" -d "$CLASSES" "$SRC" || die "store: javac failed"
+  fi
+  mkdir -p "$DATA_DIR/store"
+  log "store: starting on 127.0.0.1:$PORT"
+  setsid java ${STORE_HEAP_OPTS:--Xms128m -Xmx2g} -XX:+UseG1GC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+    -cp "$CLASSES:$LIB/*" DocumentStoreServer 127.0.0.1 "$PORT" "$DATA_DIR/store/cdp.mv.db" \
+    >>"$LOG_DIR/store.log" 2>&1 < /dev/null &
+  echo $! > "$PIDFILE"
+  wait_port 127.0.0.1 "$PORT" 60 || { tail -n 30 "$LOG_DIR/store.log" >&2; die "store: did not open port $PORT in 60s"; }
+  log "store: up (pid $(cat "$PIDFILE")), logs $LOG_DIR/store.log"
+}
+
+status() {
+  if pid_alive "$PIDFILE" && port_open 127.0.0.1 "$PORT"; then echo "store: running pid $(cat "$PIDFILE") on 127.0.0.1:$PORT"; else echo "store: stopped"; return 3; fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_pid "$PIDFILE" store 30 ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,39 @@
+import de.bwaldvogel.mongo.MongoServer;
+import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import java.util.List;
+
+/**
+ * Starts a MongoDB-wire-protocol server backed by an H2 MVStore file, for hosts without Docker.
+ * Usage: java -cp CLASSPATH DocumentStoreServer.java HOST PORT DATA_FILE
+ * It announces wire version 9 (MongoDB 4.4), the oldest that current PyMongo accepts; the library's own newest
+ * constant announces 8. What the platform may use of the server is written down in docs/store-contract.md and
+ * tested against it.
+ */
+public final class DocumentStoreServer {
+    private static final MongoVersion ANNOUNCED = new MongoVersion() {
+        @Override public List<Integer> getVersionArray() { return List.of(4, 4, 0); }
+        @Override public int getWireVersion() { return 9; }
+    };
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 3) {
+            System.err.println("usage: DocumentStoreServer HOST PORT DATA_FILE");
+            System.exit(2);
+        }
+        String host = args[0];
+        int port = Integer.parseInt(args[1]);
+        H2Backend backend = new H2Backend(args[2]);
+        backend.version(ANNOUNCED);
+        MongoServer server = new MongoServer(backend);
+        server.bind(host, port);
+        System.out.println("document store listening on " + host + ":" + port + " file=" + args[2]);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // Stop accepting, then flush and close the MVStore so a SIGTERM never loses acknowledged writes.
+            server.shutdownNow();
+            backend.close();
+            System.out.println("document store stopped");
+        }));
+        Thread.currentThread().join();
+    }
+}

@@ -1,0 +1,176 @@
+"""The one app factory every service and the gateway use: lifespan wiring, health, readiness, metrics, AsyncAPI,
+problem+json, request logs. A service passes its routers, its start-up hooks (indexes, background relays) and its
+broker with subscribers already registered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from cdp_common.logs import configure_logging, trace_id_var
+from cdp_common.metrics import HTTP_REQUESTS, HTTP_SECONDS, render
+from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
+from cdp_common.settings import ServiceSettings
+from cdp_common.store import Document, open_client, ping
+
+log = logging.getLogger("cdp.app")
+
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds: its settings, its own database, its broker. Built once per process."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker | None
+    client: AsyncMongoClient[Document] | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase[Document]:
+        assert self.client is not None, "the store is opened in the lifespan"
+        return self.client[self.settings.database_name]
+
+    def spawn(self, coro: Awaitable[None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task crashed", extra={"task": name})
+
+        self.background.append(asyncio.create_task(guarded(), name=name))
+
+
+def asyncapi_document(broker: KafkaBroker, title: str, description: str) -> dict[str, Any]:
+    spec = AsyncAPI(broker, title=title, version="1.0.0", description=description, schema_version="3.0.0")
+    result: dict[str, Any] = spec.to_specification().to_jsonable()
+    return result
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Hook] = (),
+    uses_store: bool = True,
+) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        if uses_store:
+            runtime.client = open_client(settings.mongodb_uri, settings.service_name)
+        for hook in on_startup:
+            await hook(runtime)
+        if runtime.broker is not None:
+            await runtime.broker.start()
+        log.info("started", extra={"port": settings.http_port, "environment": settings.environment})
+        try:
+            yield
+        finally:
+            # Graceful: stop taking messages, let in-flight handlers finish (their offsets commit after the
+            # effect; anything cut short is redelivered), then close the store.
+            for task in runtime.background:
+                task.cancel()
+            await asyncio.gather(*runtime.background, return_exceptions=True)
+            if runtime.broker is not None:
+                await runtime.broker.stop()
+            if runtime.client is not None:
+                await runtime.client.close()
+            log.info("stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        trace = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = trace_id_var.set(trace)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["x-request-id"] = trace
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(request.method, template, str(status)).inc()
+            HTTP_SECONDS.labels(request.method, template).observe(elapsed)
+            if template not in ("/health", "/ready", "/metrics"):
+                log.info(
+                    "http request",
+                    extra={"method": request.method, "route": template, "status": status, "ms": round(elapsed * 1e3, 1)},
+                )
+            trace_id_var.reset(token)
+
+    @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: the store and Kafka answer")
+    async def ready() -> JSONResponse:
+        checks: dict[str, bool] = {}
+        if uses_store:
+            checks["store"] = runtime.client is not None and await ping(runtime.db)
+        if runtime.broker is not None:
+            try:
+                checks["kafka"] = await runtime.broker.ping(timeout=2.0)
+            except Exception:
+                checks["kafka"] = False
+        ok = all(checks.values())
+        body: dict[str, Any] = {"status": "ready" if ok else "unavailable", "checks": checks}
+        if not ok:
+            body.update({"type": "about:blank", "title": "Service Unavailable", "status": 503})
+        return JSONResponse(body, status_code=200 if ok else 503, media_type=None if ok else PROBLEM_JSON)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        payload, content_type = render()
+        return Response(payload, media_type=content_type)
+
+    if runtime.broker is not None:
+        broker = runtime.broker
+
+        @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI 3.0 document of this service's topics")
+        async def asyncapi() -> dict[str, Any]:
+            return asyncapi_document(broker, title, description)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    configure_logging(settings.service_name, settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=25,
+    )

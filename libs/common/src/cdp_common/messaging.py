@@ -1,0 +1,256 @@
+"""Kafka wiring shared by every service: the broker, the event publisher, and the consumer conventions.
+
+Conventions (docs/events.md):
+- at least once: a subscriber commits its offset only after the effect is stored (FastStream NACK_ON_ERROR: a
+  handler that raises is sought back and redelivered after a back-off);
+- idempotent: `Inbox` remembers processed event ids per consumer group under a unique key; a duplicate is a no-op;
+- poison messages (malformed JSON, bad envelope, unknown type, invalid payload, oversized, wrong key, or a
+  handler's `PoisonMessage`) go to `cdp.dlq.<group>.v1` with the reason in headers, and the consumer goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from cdp_common.events import MAX_EVENT_BYTES, EventEnvelope, EventTypeRegistry, UnknownEventType, utcnow
+from cdp_common.logs import event_id_var, trace_id_var
+from cdp_common.metrics import DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_PUBLISHED, HANDLER_SECONDS
+from cdp_common.store import Document
+from cdp_common.topics import dead_letter_topic
+
+log = logging.getLogger("cdp.messaging")
+
+
+def make_broker(bootstrap: str, client_id: str, *, description: str | None = None) -> KafkaBroker:
+    """A broker whose producer waits for all in-sync replicas, idempotently. Subscribers registered with
+    `subscribe` send what FastStream itself cannot even parse down the same dead-letter path as the rest."""
+    consumers: dict[str, EventConsumer] = {}
+
+    class UnparseableToDeadLetter(BaseMiddleware):
+        """FastStream validates the envelope before our handler runs; when that fails, hand the raw record to the
+        topic's `EventConsumer`, which names the precise reason and dead-letters it (instead of a redelivery loop)."""
+
+        async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+            try:
+                return await call_next(msg)
+            except ValidationError:
+                record = msg.raw_message
+                consumer = consumers.get(record.topic)
+                if consumer is None:
+                    raise
+                return await consumer.handle_record(
+                    record.topic, record.key, record.value or b"", record.partition, record.offset
+                )
+
+    broker = KafkaBroker(
+        bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        allow_auto_create_topics=False,
+        graceful_timeout=20.0,
+        description=description,
+        request_timeout_ms=15_000,
+        middlewares=[UnparseableToDeadLetter],
+    )
+    _BROKER_CONSUMERS[broker] = consumers
+    return broker
+
+
+_BROKER_CONSUMERS: weakref.WeakKeyDictionary[KafkaBroker, dict[str, EventConsumer]] = weakref.WeakKeyDictionary()
+
+
+class PoisonMessage(Exception):
+    """A message that will never succeed however often it is retried; it goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class EventPublisher:
+    """Publishes envelopes keyed by their subject, acknowledged by all in-sync replicas."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def publish(self, topic: str, event: EventEnvelope) -> None:
+        await self.broker.publish(
+            event.model_dump_json().encode(),
+            topic=topic,
+            key=event.key(),
+            headers={"ce_type": event.type, "ce_id": event.id, "content-type": "application/cloudevents+json"},
+        )
+        EVENTS_PUBLISHED.labels(topic, event.type).inc()
+
+
+class Inbox:
+    """Processed event ids per consumer group. `_id` = "<group>:<event id>" is the unique index."""
+
+    def __init__(self, db: AsyncDatabase[Document], group_id: str) -> None:
+        self.col = db["processed_events"]
+        self.group_id = group_id
+
+    def _key(self, event_id: str) -> str:
+        return f"{self.group_id}:{event_id}"
+
+    async def seen(self, event_id: str) -> bool:
+        return await self.col.find_one({"_id": self._key(event_id)}, {"_id": 1}) is not None
+
+    async def remember(self, event: EventEnvelope) -> None:
+        try:
+            await self.col.insert_one(
+                {"_id": self._key(event.id), "group": self.group_id, "type": event.type, "at": utcnow()}
+            )
+        except DuplicateKeyError:
+            pass  # a replica got there first; the effect is idempotent, so both outcomes are the same
+
+
+Handler = Callable[[EventEnvelope, BaseModel], Awaitable[None]]
+
+
+@dataclass
+class EventConsumer:
+    """Routes the events of one topic to handlers by `type`, with the inbox and dead-letter conventions."""
+
+    group_id: str
+    registry: EventTypeRegistry
+    inbox: Inbox
+    publisher_broker: KafkaBroker
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    retry_backoff_seconds: float = 1.0
+
+    def on(self, event_type: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.handlers[event_type] = fn
+            return fn
+
+        return register
+
+    async def handle_record(self, topic: str, key: bytes | None, value: bytes, partition: int, offset: int) -> str:
+        """Apply one Kafka record. Returns the outcome; raises only for transient failures (to be redelivered)."""
+        event_type = "?"
+        try:
+            envelope = self._parse(key, value)
+            event_type = envelope.type
+            event_id_var.set(envelope.id)
+            trace_id_var.set(envelope.traceid)
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                # Known to the catalogue but not this consumer's business: skip without a dead letter.
+                self.registry.parse(envelope)
+                outcome = "ignored"
+            elif await self.inbox.seen(envelope.id):
+                outcome = "duplicate"
+            else:
+                payload = self._payload(envelope)
+                started = time.perf_counter()
+                await handler(envelope, payload)
+                HANDLER_SECONDS.labels(self.group_id, envelope.type).observe(time.perf_counter() - started)
+                await self.inbox.remember(envelope)
+                outcome = "applied"
+        except PoisonMessage as poison:
+            await self._dead_letter(topic, key, value, partition, offset, poison)
+            outcome = "dead_lettered"
+        except UnknownEventType as unknown:
+            await self._dead_letter(topic, key, value, partition, offset, PoisonMessage("unknown_type", str(unknown)))
+            outcome = "dead_lettered"
+        except Exception:
+            EVENTS_CONSUMED.labels(self.group_id, topic, event_type, "retry").inc()
+            log.exception("event handling failed; it will be redelivered", extra={"topic": topic, "offset": offset})
+            await asyncio.sleep(self.retry_backoff_seconds)
+            raise
+        finally:
+            event_id_var.set(None)
+            trace_id_var.set(None)
+        EVENTS_CONSUMED.labels(self.group_id, topic, event_type, outcome).inc()
+        return outcome
+
+    def _parse(self, key: bytes | None, value: bytes) -> EventEnvelope:
+        if len(value) > MAX_EVENT_BYTES:
+            raise PoisonMessage("oversized", f"{len(value)} bytes > {MAX_EVENT_BYTES}")
+        try:
+            raw = json.loads(value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise PoisonMessage("malformed_json", str(e)) from None
+        try:
+            envelope = EventEnvelope.model_validate(raw)
+        except ValidationError as e:
+            raise PoisonMessage("invalid_envelope", _summarise(e)) from None
+        if key is None or key.decode(errors="replace") != envelope.subject:
+            raise PoisonMessage("wrong_key", "the record key must equal the envelope subject")
+        return envelope
+
+    def _payload(self, envelope: EventEnvelope) -> BaseModel:
+        try:
+            return self.registry.parse(envelope)
+        except ValidationError as e:
+            raise PoisonMessage("invalid_payload", _summarise(e)) from None
+
+    async def _dead_letter(
+        self, topic: str, key: bytes | None, value: bytes, partition: int, offset: int, poison: PoisonMessage
+    ) -> None:
+        await self.publisher_broker.publish(
+            value,
+            topic=dead_letter_topic(self.group_id).name,
+            key=key,
+            headers={
+                "dlq_reason": poison.reason,
+                "dlq_detail": poison.detail[:1000],
+                "dlq_original_topic": topic,
+                "dlq_original_partition": str(partition),
+                "dlq_original_offset": str(offset),
+                "dlq_group": self.group_id,
+                "dlq_time": utcnow().isoformat(),
+            },
+        )
+        DEAD_LETTERS.labels(self.group_id, poison.reason).inc()
+        log.warning(
+            "message dead-lettered",
+            extra={"topic": topic, "partition": partition, "offset": offset, "reason": poison.reason},
+        )
+
+
+def _summarise(e: ValidationError) -> str:
+    """Field paths and messages only: the input values may be personal data and stay out of headers and logs."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()[:10])
+
+
+def subscribe(broker: KafkaBroker, topic: str, consumer: EventConsumer, *, title: str, description: str) -> Any:
+    """Register `consumer` on `topic` as a FastStream subscriber committing after the effect."""
+    from faststream import AckPolicy
+    from faststream.kafka.annotations import KafkaMessage
+
+    _BROKER_CONSUMERS.setdefault(broker, {})[topic] = consumer
+
+    @broker.subscriber(
+        topic,
+        group_id=consumer.group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=title,
+        description=description,
+        max_poll_records=100,
+    )
+    async def on_event(body: EventEnvelope, msg: KafkaMessage) -> None:
+        # `body` documents the envelope in AsyncAPI; the consumer re-reads the raw record to own every check.
+        record = msg.raw_message
+        assert not isinstance(record, tuple)
+        await consumer.handle_record(topic, record.key, record.value or b"", record.partition, record.offset)
+
+    return on_event
