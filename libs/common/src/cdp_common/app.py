@@ -20,11 +20,14 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from cdp_common.contracts import REGISTRY
 from cdp_common.logs import configure_logging, trace_id_var
+from cdp_common.messaging import EventConsumer, Handler, Inbox, subscribe
 from cdp_common.metrics import HTTP_REQUESTS, HTTP_SECONDS, render
 from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
 from cdp_common.settings import ServiceSettings
 from cdp_common.store import Document, open_client, ping
+from cdp_common.topics import Topic
 
 log = logging.getLogger("cdp.app")
 
@@ -39,6 +42,7 @@ class ServiceRuntime:
     broker: KafkaBroker | None
     client: AsyncMongoClient[Document] | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -55,6 +59,28 @@ class ServiceRuntime:
                 log.exception("background task crashed", extra={"task": name})
 
         self.background.append(asyncio.create_task(guarded(), name=name))
+
+
+def consume(
+    runtime: ServiceRuntime,
+    topic: Topic,
+    handlers: dict[str, Handler],
+    *,
+    title: str,
+    description: str,
+) -> EventConsumer:
+    """Subscribe this service's consumer group to `topic`, routing event types to `handlers`."""
+    assert runtime.broker is not None
+    consumer = EventConsumer(
+        group_id=runtime.settings.group_id,
+        registry=REGISTRY,
+        inbox=Inbox(lambda: runtime.db, runtime.settings.group_id),
+        publisher_broker=runtime.broker,
+        handlers=dict(handlers),
+        retry_backoff_seconds=runtime.settings.retry_backoff_seconds,
+    )
+    subscribe(runtime.broker, topic.name, consumer, title=title, description=description)
+    return consumer
 
 
 def asyncapi_document(broker: KafkaBroker, title: str, description: str) -> dict[str, Any]:
@@ -94,6 +120,8 @@ def create_app(
             await asyncio.gather(*runtime.background, return_exceptions=True)
             if runtime.broker is not None:
                 await runtime.broker.stop()
+            for close in runtime.on_shutdown:
+                await close()
             if runtime.client is not None:
                 await runtime.client.close()
             log.info("stopped")
@@ -121,7 +149,12 @@ def create_app(
             if template not in ("/health", "/ready", "/metrics"):
                 log.info(
                     "http request",
-                    extra={"method": request.method, "route": template, "status": status, "ms": round(elapsed * 1e3, 1)},
+                    extra={
+                        "method": request.method,
+                        "route": template,
+                        "status": status,
+                        "ms": round(elapsed * 1e3, 1),
+                    },
                 )
             trace_id_var.reset(token)
 

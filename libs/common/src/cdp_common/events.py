@@ -19,7 +19,9 @@ MAX_EVENT_BYTES = 1_000_000
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, aware UTC, at millisecond precision: what the store keeps, so a value reads back exactly as written."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def new_id() -> str:

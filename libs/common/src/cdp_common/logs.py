@@ -17,7 +17,19 @@ event_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("event
 trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
 PII_KEYS = frozenset(
-    {"name", "full_name", "email", "emails", "phone", "phones", "address", "addresses", "birth_date", "data", "body"}
+    {
+        "name",
+        "full_name",
+        "email",
+        "emails",
+        "phone",
+        "phones",
+        "address",
+        "addresses",
+        "birth_date",
+        "data",
+        "body",
+    }
 )
 _STD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 

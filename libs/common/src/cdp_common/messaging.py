@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from faststream import BaseMiddleware
+from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -66,6 +68,8 @@ def make_broker(bootstrap: str, client_id: str, *, description: str | None = Non
         description=description,
         request_timeout_ms=15_000,
         middlewares=[UnparseableToDeadLetter],
+        logger=logging.getLogger("faststream"),  # our JSON handler, not FastStream's coloured one
+        log_level=logging.DEBUG,  # one line per message is too much at volume; our metrics count them
     )
     _BROKER_CONSUMERS[broker] = consumers
     return broker
@@ -94,7 +98,11 @@ class EventPublisher:
             event.model_dump_json().encode(),
             topic=topic,
             key=event.key(),
-            headers={"ce_type": event.type, "ce_id": event.id, "content-type": "application/cloudevents+json"},
+            headers={
+                "ce_type": event.type,
+                "ce_id": event.id,
+                "content-type": "application/cloudevents+json",
+            },
         )
         EVENTS_PUBLISHED.labels(topic, event.type).inc()
 
@@ -102,9 +110,13 @@ class EventPublisher:
 class Inbox:
     """Processed event ids per consumer group. `_id` = "<group>:<event id>" is the unique index."""
 
-    def __init__(self, db: AsyncDatabase[Document], group_id: str) -> None:
-        self.col = db["processed_events"]
+    def __init__(self, db: Callable[[], AsyncDatabase[Document]], group_id: str) -> None:
+        self._db = db  # resolved on use: the store is opened in the lifespan, after subscribers are declared
         self.group_id = group_id
+
+    @property
+    def col(self) -> AsyncCollection[Document]:
+        return self._db()["processed_events"]
 
     def _key(self, event_id: str) -> str:
         return f"{self.group_id}:{event_id}"
@@ -233,9 +245,6 @@ def _summarise(e: ValidationError) -> str:
 
 def subscribe(broker: KafkaBroker, topic: str, consumer: EventConsumer, *, title: str, description: str) -> Any:
     """Register `consumer` on `topic` as a FastStream subscriber committing after the effect."""
-    from faststream import AckPolicy
-    from faststream.kafka.annotations import KafkaMessage
-
     _BROKER_CONSUMERS.setdefault(broker, {})[topic] = consumer
 
     @broker.subscriber(

@@ -53,14 +53,12 @@ class ContactRepository:
 
     async def mark_published(self, contact_id: str, event_id: str) -> None:
         await self.contacts.update_one({"_id": contact_id}, {"$pull": {"outbox": {"event.id": event_id}}})
-        await self.contacts.update_one(
-            {"_id": contact_id, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}}
-        )
+        await self.contacts.update_one({"_id": contact_id, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
 
     async def contacts_with_pending_events(self, older_than: datetime, limit: int = 100) -> list[str]:
-        cursor = self.contacts.find(
-            {"outbox_pending": True, "updated_at": {"$lt": older_than}}, {"_id": 1}
-        ).limit(limit)
+        cursor = self.contacts.find({"outbox_pending": True, "updated_at": {"$lt": older_than}}, {"_id": 1}).limit(
+            limit
+        )
         return [d["_id"] async for d in cursor]
 
 

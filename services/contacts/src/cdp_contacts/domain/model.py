@@ -9,8 +9,7 @@ from typing import Any
 
 from cdp_common.contracts.contacts import ContactCreated, EmailOut, LifecycleStage, PhoneOut, PreferredChannel
 from cdp_common.events import EventEnvelope, make_event
-
-from cdp_contacts.domain.values import fold
+from cdp_common.identifiers import fold
 
 EVENT_SOURCE = "cdp/contacts"
 

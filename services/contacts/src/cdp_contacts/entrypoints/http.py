@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from cdp_common.contracts.contacts import EmailOut, PhoneOut
+from cdp_common.contracts.contacts_api import ContactIn, ContactOut
 from cdp_common.logs import trace_id_var
 from cdp_common.messaging import EventPublisher
 from cdp_common.problems import Problem
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from cdp_contacts.adapters.repository import ContactRepository
-from cdp_contacts.entrypoints.schemas import ContactIn, ContactOut
+from cdp_contacts.domain.model import Contact
 from cdp_contacts.service_layer import handlers
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -59,7 +60,7 @@ async def create_contact(
     if result.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    return ContactOut.of(result.contact)
+    return to_out(result.contact)
 
 
 @router.get("/{contact_id}", response_model=ContactOut, summary="Read one contact")
@@ -67,4 +68,20 @@ async def read_contact(contact_id: ContactId, repo: Repo) -> ContactOut:
     contact = await handlers.get_contact(contact_id, repo)
     if contact is None:
         raise Problem(404, "Contact not found", f"no contact with id {contact_id}")
-    return ContactOut.of(contact)
+    return to_out(contact)
+
+
+def to_out(c: Contact) -> ContactOut:
+    return ContactOut(
+        id=c.id,
+        full_name=c.full_name,
+        emails=c.emails,
+        phones=c.phones,
+        birth_date=c.birth_date,
+        preferred_channel=c.preferred_channel,
+        lifecycle_stage=c.lifecycle_stage,
+        source=c.source,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        version=c.version,
+    )

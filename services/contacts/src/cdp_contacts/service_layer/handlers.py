@@ -41,9 +41,7 @@ class Created:
 
 
 async def create_contact(cmd: CreateContact, repo: ContactRepository, publisher: EventPublisher) -> Created:
-    contact_id = (
-        uuid.uuid5(_IDEMPOTENCY_NS, f"{cmd.source}:{cmd.idempotency_key}").hex if cmd.idempotency_key else None
-    )
+    contact_id = uuid.uuid5(_IDEMPOTENCY_NS, f"{cmd.source}:{cmd.idempotency_key}").hex if cmd.idempotency_key else None
     contact = Contact.create(
         full_name=cmd.full_name,
         emails=cmd.emails,

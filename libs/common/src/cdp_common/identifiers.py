@@ -1,4 +1,5 @@
-"""Value rules for identification data: names, emails, phones. Pure functions, no I/O."""
+"""Normalisation of identification data (names, emails, phones), shared by contacts, identity and the gateway so
+that a value means the same everywhere. Pure functions, no I/O."""
 
 from __future__ import annotations
 

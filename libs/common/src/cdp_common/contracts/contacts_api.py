@@ -1,15 +1,15 @@
-"""HTTP request and response bodies of the contacts API. Validation messages name the field at fault."""
+"""Request and response bodies of the contacts HTTP API, as the gateway publishes it and the contacts service
+serves it. Validation messages name the field at fault."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
 
-from cdp_common.contracts.contacts import EmailOut, LifecycleStage, PhoneOut, PreferredChannel
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cdp_contacts.domain.model import Contact
-from cdp_contacts.domain.values import normalise_email, normalise_name, normalise_phone
+from cdp_common.contracts.contacts import EmailOut, LifecycleStage, PhoneOut, PreferredChannel
+from cdp_common.identifiers import normalise_email, normalise_name, normalise_phone
 
 
 class EmailIn(BaseModel):
@@ -73,19 +73,3 @@ class ContactOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
-
-    @classmethod
-    def of(cls, c: Contact) -> ContactOut:
-        return cls(
-            id=c.id,
-            full_name=c.full_name,
-            emails=c.emails,
-            phones=c.phones,
-            birth_date=c.birth_date,
-            preferred_channel=c.preferred_channel,
-            lifecycle_stage=c.lifecycle_stage,
-            source=c.source,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            version=c.version,
-        )

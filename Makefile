@@ -1,0 +1,36 @@
+# Two commands a newcomer needs: `make up` runs the whole system, `make test` runs every test.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: up down test lint typecheck pytest deps status topics asyncapi docs-events
+
+deps:
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
+	@$(UV) sync --frozen --quiet
+
+up: deps
+	@bash deploy/up.sh
+
+down:
+	@bash deploy/down.sh
+
+status:
+	@deploy/local/kafka.sh status; deploy/local/store.sh status; deploy/local/services.sh status || true
+
+lint: deps
+	$(UV) run --frozen ruff check --output-format concise .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: deps
+	$(UV) run --frozen mypy
+
+pytest: deps
+	$(UV) run --frozen pytest
+
+test: lint typecheck pytest
+
+asyncapi: deps
+	$(UV) run --frozen python -m cdp_common.docs asyncapi
+
+docs-events: deps
+	$(UV) run --frozen python -m cdp_common.docs events

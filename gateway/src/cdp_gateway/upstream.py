@@ -1,0 +1,71 @@
+"""Calls from the gateway to the services' internal HTTP APIs: timeouts everywhere, retries only for idempotent
+methods, and a service that is down becomes 503 problem+json at once, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import httpx
+from cdp_common.logs import trace_id_var
+from cdp_common.problems import PROBLEM_JSON, Problem
+from fastapi import Response
+
+log = logging.getLogger("cdp.gateway.upstream")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+PASSED_RESPONSE_HEADERS = ("location", "idempotent-replayed", "retry-after", "x-total-count", "link")
+
+
+class Upstream:
+    def __init__(self, name: str, base_url: str, client: httpx.AsyncClient, retries: int = 1) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.client = client
+        self.retries = retries
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        attempts = 1 + (self.retries if method in IDEMPOTENT else 0)
+        sent_headers = {"x-request-id": trace_id_var.get() or "", **(headers or {})}
+        for attempt in range(attempts):
+            try:
+                return await self.client.request(
+                    method, f"{self.base_url}{path}", json=json, params=params, headers=sent_headers
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as e:
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(0.05)
+                    continue
+                log.warning("upstream unreachable", extra={"upstream": self.name, "error": type(e).__name__})
+                raise Problem(
+                    503,
+                    "Service Unavailable",
+                    f"the {self.name} service is not reachable; try again shortly",
+                    headers={"Retry-After": "5"},
+                ) from None
+            except httpx.TimeoutException:
+                # A read timeout on a non-idempotent call may have had its effect: do not resend it.
+                log.warning("upstream timed out", extra={"upstream": self.name})
+                raise Problem(504, "Gateway Timeout", f"the {self.name} service did not answer in time") from None
+        raise AssertionError("unreachable")
+
+    async def relay(self, method: str, path: str, **kwargs: Any) -> Response:
+        """Call and hand the service's answer (status, body, selected headers) back to the client."""
+        r = await self.call(method, path, **kwargs)
+        if r.status_code >= 500:
+            log.warning("upstream error", extra={"upstream": self.name, "status": r.status_code})
+            raise Problem(502, "Bad Gateway", f"the {self.name} service failed to answer this request")
+        headers = {k: v for k, v in r.headers.items() if k.lower() in PASSED_RESPONSE_HEADERS}
+        media = r.headers.get("content-type", "application/json")
+        if r.status_code >= 400 and "json" in media and "problem" not in media:
+            media = PROBLEM_JSON
+        return Response(r.content, status_code=r.status_code, headers=headers, media_type=media)

@@ -1,0 +1,47 @@
+"""The one place the consent service is wired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.messaging import make_broker
+from cdp_common.settings import ServiceSettings
+from cdp_common.topics import CONTACT_EVENTS
+from fastapi import FastAPI
+
+from cdp_consent.adapters.subjects import ConsentSubjects
+from cdp_consent.entrypoints.http import router
+from cdp_consent.service_layer import handlers
+
+
+class ConsentSettings(ServiceSettings):
+    service_name: str = "consent"
+    http_port: int = 8003
+
+
+TITLE = "CDP consent and privacy service"
+DESCRIPTION = "Every permission with its proof, effective consent by policy, privacy requests carried everywhere."
+
+
+def build(settings: ConsentSettings | None = None) -> FastAPI:
+    settings = settings or ConsentSettings()
+    broker = make_broker(settings.kafka_bootstrap, f"cdp-{settings.service_name}", description=DESCRIPTION)
+    runtime = ServiceRuntime(settings=settings, broker=broker)
+
+    async def on_contact_created(event: Any, payload: Any) -> None:
+        await handlers.on_contact_created(event, payload, app.state.subjects)
+
+    consume(
+        runtime,
+        CONTACT_EVENTS,
+        {"contact.created": on_contact_created},
+        title="consent <- contact events",
+        description="New contacts become consent subjects with their reachable channels.",
+    )
+
+    async def start(rt: ServiceRuntime) -> None:
+        app.state.subjects = ConsentSubjects(rt.db)
+
+    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router], on_startup=[start])
+    return app

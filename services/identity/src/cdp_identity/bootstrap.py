@@ -1,0 +1,48 @@
+"""The one place the identity service is wired."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.messaging import make_broker
+from cdp_common.settings import ServiceSettings
+from cdp_common.topics import CONTACT_EVENTS
+from fastapi import FastAPI
+
+from cdp_identity.adapters.graph import IdentityGraph
+from cdp_identity.entrypoints.http import router
+from cdp_identity.service_layer import handlers
+
+
+class IdentitySettings(ServiceSettings):
+    service_name: str = "identity"
+    http_port: int = 8002
+
+
+TITLE = "CDP identity resolution service"
+DESCRIPTION = "Decides who is who: source records, persons, links with their evidence, merges and their undoing."
+
+
+def build(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
+    broker = make_broker(settings.kafka_bootstrap, f"cdp-{settings.service_name}", description=DESCRIPTION)
+    runtime = ServiceRuntime(settings=settings, broker=broker)
+
+    async def on_contact_created(event: Any, payload: Any) -> None:
+        await handlers.on_contact_created(event, payload, app.state.graph)
+
+    consume(
+        runtime,
+        CONTACT_EVENTS,
+        {"contact.created": on_contact_created},
+        title="identity <- contact events",
+        description="Golden records created by staff become source records of their person.",
+    )
+
+    async def start(rt: ServiceRuntime) -> None:
+        app.state.graph = IdentityGraph(rt.db)
+        await app.state.graph.ensure_indexes()
+
+    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router], on_startup=[start])
+    return app
