@@ -27,7 +27,7 @@ from cdp_common.metrics import HTTP_REQUESTS, HTTP_SECONDS, render
 from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
 from cdp_common.settings import ServiceSettings
 from cdp_common.store import Document, open_client, ping
-from cdp_common.topics import Topic
+from cdp_common.topics import Topic, dead_letter_topic
 
 log = logging.getLogger("cdp.app")
 
@@ -73,6 +73,7 @@ def consume(
     assert runtime.broker is not None
     consumer = EventConsumer(
         group_id=runtime.settings.group_id,
+        dead_letter_topic=dead_letter_topic(runtime.settings.service_name).name,
         registry=REGISTRY,
         inbox=Inbox(lambda: runtime.db, runtime.settings.group_id),
         publisher_broker=runtime.broker,

@@ -34,11 +34,11 @@ class EventEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     specversion: Literal["1.0"] = Field("1.0", description="CloudEvents spec version.")
-    id: str = Field(default_factory=new_id, min_length=1, max_length=128, description="Unique per event; dedup key.")
+    id: str = Field(min_length=1, max_length=128, description="Unique per event, set by the producer; the dedup key.")
     source: str = Field(min_length=1, max_length=256, description="Who produced it, e.g. `cdp/contacts`.")
     type: str = Field(min_length=1, max_length=128, description="Event type, e.g. `contact.created`.")
     subject: str = Field(min_length=1, max_length=128, description="Contact/person id; also the Kafka key.")
-    time: datetime = Field(default_factory=utcnow, description="When it happened (aware, UTC).")
+    time: datetime = Field(description="When it happened (RFC 3339 with offset; stored as UTC).")
     datacontenttype: Literal["application/json"] = "application/json"
     schemaversion: int = Field(1, ge=1, description="Major version of the `data` schema for this `type`.")
     traceid: str | None = Field(None, max_length=64, description="Correlates logs across services.")

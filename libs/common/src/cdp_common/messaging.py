@@ -5,7 +5,7 @@ Conventions (docs/events.md):
   handler that raises is sought back and redelivered after a back-off);
 - idempotent: `Inbox` remembers processed event ids per consumer group under a unique key; a duplicate is a no-op;
 - poison messages (malformed JSON, bad envelope, unknown type, invalid payload, oversized, wrong key, or a
-  handler's `PoisonMessage`) go to `cdp.dlq.<group>.v1` with the reason in headers, and the consumer goes on.
+  handler's `PoisonMessage`) go to `cdp.dlq.<service>.v1` with the reason in headers, and the consumer goes on.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from cdp_common.events import MAX_EVENT_BYTES, EventEnvelope, EventTypeRegistry,
 from cdp_common.logs import event_id_var, trace_id_var
 from cdp_common.metrics import DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_PUBLISHED, HANDLER_SECONDS
 from cdp_common.store import Document
-from cdp_common.topics import dead_letter_topic
 
 log = logging.getLogger("cdp.messaging")
 
@@ -141,6 +140,7 @@ class EventConsumer:
     """Routes the events of one topic to handlers by `type`, with the inbox and dead-letter conventions."""
 
     group_id: str
+    dead_letter_topic: str
     registry: EventTypeRegistry
     inbox: Inbox
     publisher_broker: KafkaBroker
@@ -219,7 +219,7 @@ class EventConsumer:
     ) -> None:
         await self.publisher_broker.publish(
             value,
-            topic=dead_letter_topic(self.group_id).name,
+            topic=self.dead_letter_topic,
             key=key,
             headers={
                 "dlq_reason": poison.reason,

@@ -2,7 +2,7 @@
 
 Naming rule: `cdp.<owning domain>.<stream>.v<major schema version>`. One topic per owning domain carries all of its
 event types (the CloudEvents `type` tells them apart) so one person's events stay in order across types; every record
-is keyed by the contact (person) id. Dead letters go to `cdp.dlq.<consumer group>.v1`.
+is keyed by the contact (person) id. Dead letters go to `cdp.dlq.<service>.v1`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ INTERACTION_EVENTS = Topic(
 ANALYTICS_EVENTS = Topic("cdp.analytics.events.v1", 6, "Analytics service: segment.*, dormancy and score events.")
 PRIVACY_REQUESTS = Topic("cdp.privacy.requests.v1", 6, "Privacy requests (export, erasure) and confirmations.")
 
-SERVICE_GROUPS = ("cdp-contacts", "cdp-identity", "cdp-consent", "cdp-analytics")
+SERVICES = ("contacts", "identity", "consent", "analytics")
 
 
-def dead_letter_topic(group_id: str) -> Topic:
-    return Topic(f"cdp.dlq.{group_id}.v1", 3, f"Messages consumer group {group_id} could not handle, with reason.")
+def dead_letter_topic(service: str) -> Topic:
+    return Topic(f"cdp.dlq.{service}.v1", 3, f"Messages the {service} service could not handle, with the reason.")
 
 
 ALL_TOPICS: tuple[Topic, ...] = (
@@ -50,7 +50,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     INTERACTION_EVENTS,
     ANALYTICS_EVENTS,
     PRIVACY_REQUESTS,
-    *(dead_letter_topic(g) for g in SERVICE_GROUPS),
+    *(dead_letter_topic(s) for s in SERVICES),
 )
 
 

@@ -1,0 +1,163 @@
+"""The consumer conventions, with in-memory fakes: a duplicate is a no-op, every kind of poison goes to the
+dead-letter topic with its reason and the consumer goes on, a transient failure is raised for redelivery."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from cdp_common.contracts import REGISTRY
+from cdp_common.contracts.contacts import ContactCreated
+from cdp_common.events import EventEnvelope, make_event, utcnow
+from cdp_common.messaging import EventConsumer, PoisonMessage
+
+
+class FakeInbox:
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    async def seen(self, event_id: str) -> bool:
+        return event_id in self.ids
+
+    async def remember(self, event: EventEnvelope) -> None:
+        self.ids.add(event.id)
+
+
+class FakeBroker:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    async def publish(self, value: bytes, *, topic: str, key: bytes | None, headers: dict[str, str]) -> None:
+        self.published.append({"value": value, "topic": topic, "key": key, "headers": headers})
+
+
+def created(contact_id: str = "c1", event_id: str | None = None) -> EventEnvelope:
+    return make_event(
+        source="test",
+        event_type="contact.created",
+        subject=contact_id,
+        event_id=event_id,
+        data=ContactCreated(contact_id=contact_id, full_name="Trần Văn Bình", source="staff", created_at=utcnow()),
+    )
+
+
+def raw(e: EventEnvelope, **update: Any) -> bytes:
+    return e.model_copy(update=update).model_dump_json().encode()
+
+
+@pytest.fixture
+def parts() -> tuple[EventConsumer, FakeBroker, list[str]]:
+    broker = FakeBroker()
+    applied: list[str] = []
+
+    async def on_created(event: EventEnvelope, payload: Any) -> None:
+        applied.append(event.id)
+
+    consumer = EventConsumer(
+        group_id="g",
+        dead_letter_topic="dlq",
+        registry=REGISTRY,
+        inbox=FakeInbox(),  # type: ignore[arg-type]
+        publisher_broker=broker,  # type: ignore[arg-type]
+        handlers={"contact.created": on_created},
+        retry_backoff_seconds=0,
+    )
+    return consumer, broker, applied
+
+
+async def feed(consumer: EventConsumer, value: bytes, key: bytes | None = b"c1") -> str:
+    return await consumer.handle_record("t", key, value, 0, 0)
+
+
+class TestIdempotency:
+    """The same event delivered twice has its effect once."""
+
+    async def test_duplicate_is_a_no_op(self, parts: tuple[EventConsumer, FakeBroker, list[str]]) -> None:
+        consumer, _, applied = parts
+        e = created(event_id="same")
+        raw = e.model_dump_json().encode()
+        assert await feed(consumer, raw) == "applied"
+        assert await feed(consumer, raw) == "duplicate"
+        assert applied == ["same"]
+
+
+class TestDeadLetters:
+    """Each kind of poison lands on the dead-letter topic with its reason; the next good event still applies."""
+
+    @pytest.mark.parametrize(
+        ("value", "key", "reason"),
+        [
+            (b"{not json", b"c1", "malformed_json"),
+            (b"\xff\xfe", b"c1", "malformed_json"),
+            (json.dumps({"hello": "world"}).encode(), b"c1", "invalid_envelope"),
+            (
+                created().model_copy(update={"type": "contact.teleported"}).model_dump_json().encode(),
+                b"c1",
+                "unknown_type",
+            ),
+            (
+                created().model_copy(update={"data": {"contact_id": "c1"}}).model_dump_json().encode(),
+                b"c1",
+                "invalid_payload",
+            ),
+            (created().model_dump_json().encode(), b"someone-else", "wrong_key"),
+            (created().model_dump_json().encode(), None, "wrong_key"),
+            (b"{" + b" " * 1_000_001 + b"}", b"c1", "oversized"),
+        ],
+    )
+    async def test_poison_goes_to_dlq(
+        self, parts: tuple[EventConsumer, FakeBroker, list[str]], value: bytes, key: bytes | None, reason: str
+    ) -> None:
+        consumer, broker, applied = parts
+        assert await feed(consumer, value, key) == "dead_lettered"
+        assert [p["headers"]["dlq_reason"] for p in broker.published] == [reason]
+        assert broker.published[0]["topic"] == "dlq"
+        assert broker.published[0]["value"] == value  # the original bytes, for replay after a fix
+        good = created()
+        assert await feed(consumer, good.model_dump_json().encode()) == "applied"
+        assert applied == [good.id]
+
+    async def test_handler_can_declare_poison(self, parts: tuple[EventConsumer, FakeBroker, list[str]]) -> None:
+        consumer, broker, _ = parts
+
+        async def refuses(event: EventEnvelope, payload: Any) -> None:
+            raise PoisonMessage("rejected", "contact is erased")
+
+        consumer.handlers["contact.created"] = refuses
+        assert await feed(consumer, created().model_dump_json().encode()) == "dead_lettered"
+        assert broker.published[0]["headers"]["dlq_reason"] == "rejected"
+
+    async def test_dlq_detail_carries_no_input_values(self, parts: tuple[EventConsumer, FakeBroker, list[str]]) -> None:
+        consumer, broker, _ = parts
+        bad = created().model_copy(update={"data": {"contact_id": "c1", "full_name": 12345678, "source": "x"}})
+        await feed(consumer, bad.model_dump_json().encode())
+        detail = broker.published[0]["headers"]["dlq_detail"]
+        assert "full_name" in detail and "12345678" not in detail
+
+
+class TestTransientFailures:
+    """A failure that is not the message's fault is raised (so the offset is not committed) and not remembered."""
+
+    async def test_failure_is_raised_and_retried(self, parts: tuple[EventConsumer, FakeBroker, list[str]]) -> None:
+        consumer, broker, _ = parts
+        calls = 0
+
+        async def flaky(event: EventEnvelope, payload: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise ConnectionError("store unreachable")
+
+        consumer.handlers["contact.created"] = flaky
+        raw = created().model_dump_json().encode()
+        with pytest.raises(ConnectionError):
+            await feed(consumer, raw)
+        assert await feed(consumer, raw) == "applied"
+        assert calls == 2 and broker.published == []
+
+    async def test_types_of_no_concern_are_skipped(self, parts: tuple[EventConsumer, FakeBroker, list[str]]) -> None:
+        consumer, broker, applied = parts
+        consumer.handlers.clear()
+        assert await feed(consumer, created().model_dump_json().encode()) == "ignored"
+        assert applied == [] and broker.published == []

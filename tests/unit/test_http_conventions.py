@@ -1,0 +1,66 @@
+"""HTTP conventions every service shares: problem+json naming the field, settings refusing default secrets."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from cdp_common.contracts.contacts_api import ContactIn
+from cdp_common.problems import install_problem_handlers
+from cdp_common.settings import ServiceSettings
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+
+def app() -> FastAPI:
+    a = FastAPI()
+    install_problem_handlers(a)
+
+    @a.post("/contacts")
+    async def create(body: ContactIn) -> dict[str, str]:
+        return {"name": body.full_name}
+
+    @a.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    return a
+
+
+async def call(method: str, path: str, **kw: object) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        return await c.request(method, path, **kw)  # type: ignore[arg-type]
+
+
+class TestProblemJson:
+    async def test_bad_field_is_named(self) -> None:
+        r = await call("POST", "/contacts", json={"full_name": "An", "phones": [{"number": "12"}]})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert body["status"] == 422 and "phones[0].number" in body["detail"]
+        assert [e["field"] for e in body["errors"]] == ["phones[0].number"]
+
+    async def test_malformed_json_is_422_not_500(self) -> None:
+        r = await call("POST", "/contacts", content=b"{nope", headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+
+    async def test_unknown_route_is_problem_404(self) -> None:
+        r = await call("GET", "/nowhere")
+        assert r.status_code == 404 and r.json()["title"] == "Not Found"
+
+    async def test_a_bug_is_500_problem_without_internals(self) -> None:
+        r = await call("GET", "/boom")
+        assert r.status_code == 500 and "bug" not in r.text
+
+
+class TestSettings:
+    def test_default_secret_is_refused_outside_local(self) -> None:
+        with pytest.raises(ValidationError, match="CRM_SECRET_KEY"):
+            ServiceSettings(environment="production")
+
+    def test_default_secret_is_accepted_locally(self) -> None:
+        assert ServiceSettings(environment="local").environment == "local"
+
+    def test_real_secret_is_accepted_in_production(self) -> None:
+        assert ServiceSettings(environment="production", secret_key="s3cr3t-from-vault").environment == "production"  # type: ignore[arg-type]
