@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from cdp_common.contracts.contacts import EmailOut, LifecycleStage, PhoneOut, PreferredChannel
 from cdp_common.events import utcnow
@@ -40,7 +40,9 @@ class Created:
     replayed: bool
 
 
-async def create_contact(cmd: CreateContact, repo: ContactRepository, publisher: EventPublisher) -> Created:
+async def create_contact(
+    cmd: CreateContact, repo: ContactRepository, publisher: EventPublisher, topic: str = CONTACT_EVENTS.name
+) -> Created:
     contact_id = uuid.uuid5(_IDEMPOTENCY_NS, f"{cmd.source}:{cmd.idempotency_key}").hex if cmd.idempotency_key else None
     contact = Contact.create(
         full_name=cmd.full_name,
@@ -55,7 +57,7 @@ async def create_contact(cmd: CreateContact, repo: ContactRepository, publisher:
         trace_id=cmd.trace_id,
     )
     try:
-        await repo.add(contact, CONTACT_EVENTS.name)
+        await repo.add(contact, topic)
     except ContactAlreadyExists:
         existing = await repo.get(contact.id)
         assert existing is not None
@@ -81,9 +83,11 @@ async def publish_pending(contact_id: str, repo: ContactRepository, publisher: E
     return sent
 
 
-async def relay_outbox_once(repo: ContactRepository, publisher: EventPublisher) -> int:
+async def relay_outbox_once(repo: ContactRepository, publisher: EventPublisher, grace: timedelta = RELAY_GRACE) -> int:
+    """Publish what requests left behind (Kafka was down, or the process died between write and publish). Entries
+    younger than `grace` are left to the request that wrote them."""
     sent = 0
-    for contact_id in await repo.contacts_with_pending_events(utcnow() - RELAY_GRACE):
+    for contact_id in await repo.contacts_with_pending_events(utcnow() - grace):
         sent += await publish_pending(contact_id, repo, publisher)
     return sent
 
