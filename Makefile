@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: up down test lint typecheck pytest deps status topics asyncapi docs-events
+.PHONY: up down test lint typecheck pytest deps status docs
 
 deps:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
@@ -29,8 +29,5 @@ pytest: deps
 
 test: lint typecheck pytest
 
-asyncapi: deps
-	$(UV) run --frozen python -m cdp_common.docs asyncapi
-
-docs-events: deps
-	$(UV) run --frozen python -m cdp_common.docs events
+docs: deps
+	$(UV) run --frozen python tools/gen_docs.py

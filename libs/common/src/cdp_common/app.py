@@ -128,6 +128,7 @@ def create_app(
             log.info("stopped")
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
     install_problem_handlers(app)
 
     @app.middleware("http")
