@@ -6,7 +6,7 @@ import httpx
 from cdp_common.app import ServiceRuntime, create_app
 from fastapi import FastAPI
 
-from cdp_gateway import contacts
+from cdp_gateway import configuration, contacts
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream
 
@@ -43,7 +43,7 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         runtime,
         title=TITLE,
         description=DESCRIPTION,
-        routers=[contacts.router],
+        routers=[contacts.router, configuration.router],
         on_startup=[start],
         uses_store=False,
     )

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 DEFAULT_PHONE_REGION = "VN"
 _SPACES = re.compile(r"\s+")
+_BLANKS = re.compile(r"[ \t]+")
 
 
 def normalise_name(raw: str) -> str:
@@ -48,3 +49,8 @@ def normalise_phone(raw: str, default_region: str = DEFAULT_PHONE_REGION) -> str
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError("not a valid phone number for its region")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_text(raw: str) -> str:
+    """Free text and address parts: NFC, trimmed, runs of spaces and tabs collapsed (line breaks are kept)."""
+    return _BLANKS.sub(" ", unicodedata.normalize("NFC", raw)).strip()

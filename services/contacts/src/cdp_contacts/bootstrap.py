@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
-from cdp_common.app import ServiceRuntime, create_app
+from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.contracts import interactions
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
+from cdp_common.topics import CONTACT_EVENTS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
+from cdp_contacts.adapters.read_models import ReadModels
 from cdp_contacts.adapters.repository import ContactRepository
+from cdp_contacts.adapters.settings_store import ConfigStore
+from cdp_contacts.adapters.timeline import Timeline
+from cdp_contacts.domain.lifecycle import LifecycleRules
+from cdp_contacts.entrypoints import admin
 from cdp_contacts.entrypoints.http import router
-from cdp_contacts.service_layer.handlers import relay_outbox_once
+from cdp_contacts.service_layer import handlers
+
+log = logging.getLogger("cdp.contacts")
 
 
 class ContactsSettings(ServiceSettings):
     service_name: str = "contacts"
     http_port: int = 8001
     outbox_relay_interval_seconds: float = 2.0
+    evangelist_after_purchases: int = 5
 
 
 TITLE = "CDP contacts service"
@@ -30,29 +42,46 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
     publisher = EventPublisher(broker)
     # Documents what this service publishes in its AsyncAPI; the EventPublisher does the sending.
     broker.publisher(
-        "cdp.contacts.events.v1",
+        CONTACT_EVENTS.name,
         title="contact events",
-        description="contact.created (later: updated, lifecycle_changed, merged, split, erased); key = contact id",
+        description="contact.created, updated, lifecycle_changed, lead_status_changed, merged, split, erased; "
+        "key = contact id",
     )
     runtime = ServiceRuntime(settings=settings, broker=broker)
 
+    async def on_interaction(event: Any, payload: Any) -> None:
+        await handlers.apply_interaction(event, payload, app.state.deps)
+
+    consume(
+        runtime,
+        INTERACTION_EVENTS,
+        {t: on_interaction for t in interactions.EVENT_TYPES},
+        title="contacts <- interactions",
+        description="Every interaction joins the timeline once; figures and lifecycle follow.",
+    )
+
     async def start(rt: ServiceRuntime) -> None:
-        repo = ContactRepository(rt.db)
-        await repo.ensure_indexes()
-        app.state.repo = repo
-        app.state.publisher = publisher
+        deps = handlers.Deps(
+            repo=ContactRepository(rt.db),
+            timeline=Timeline(rt.db),
+            config=ConfigStore(rt.db),
+            views=ReadModels(rt.db),
+            publisher=publisher,
+            lifecycle=LifecycleRules(evangelist_after_purchases=settings.evangelist_after_purchases),
+        )
+        await deps.repo.ensure_indexes()
+        await deps.timeline.ensure_indexes()
+        app.state.deps = deps
 
         async def relay() -> None:
             while True:
                 await asyncio.sleep(settings.outbox_relay_interval_seconds)
                 try:
-                    await relay_outbox_once(repo, publisher)
+                    await handlers.relay_outbox_once(deps)
                 except Exception:
-                    import logging
-
-                    logging.getLogger("cdp.contacts").exception("outbox relay pass failed")
+                    log.exception("outbox relay pass failed")
 
         rt.spawn(relay(), "outbox-relay")
 
-    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router], on_startup=[start])
+    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router, admin.router], on_startup=[start])
     return app

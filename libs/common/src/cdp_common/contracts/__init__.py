@@ -6,11 +6,12 @@ Kafka), so it lives in the shared package and docs/events.md is generated from i
 
 from __future__ import annotations
 
-from cdp_common.contracts import contacts
+from cdp_common.contracts import contacts, interactions
 from cdp_common.events import EventTypeRegistry
 
 REGISTRY = EventTypeRegistry()
-for _type, _model in contacts.EVENT_TYPES.items():
-    REGISTRY.register(_type, _model)
+for _module in (contacts, interactions):
+    for _type, _model in _module.EVENT_TYPES.items():
+        REGISTRY.register(_type, _model)
 
-__all__ = ["REGISTRY", "contacts"]
+__all__ = ["REGISTRY", "contacts", "interactions"]

@@ -1,20 +1,27 @@
-"""Contacts in the service's own database. One contact = one document; the events it recorded wait in the same
-document (`outbox`) until Kafka acknowledged them, so a crash between the write and the publish loses nothing
-without needing a multi-document transaction."""
+"""Contacts in the service's own database.
+
+One contact is one document; every change is one atomic `update_one` guarded by the version it was read at
+(optimistic concurrency), and the events the change recorded are pushed into the same document's `outbox` by that
+same update, so a crash between the write and the publish loses nothing, without multi-document transactions.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from cdp_common.contracts.contacts import EmailOut, PhoneOut
 from cdp_common.events import EventEnvelope
+from cdp_common.identifiers import fold
 from cdp_common.store import Document
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from cdp_contacts.domain.model import Contact
+from cdp_contacts.domain.survivorship import Candidate
 
 
 class ContactAlreadyExists(Exception):
@@ -23,33 +30,91 @@ class ContactAlreadyExists(Exception):
         self.contact_id = contact_id
 
 
+class ConcurrentChange(Exception):
+    """Someone saved the contact after we read it; the caller reloads and applies its change again."""
+
+
+SORTS = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    lifecycle_stage: str | None = None
+    lead_status: str | None = None
+    tag: str | None = None
+    owner: str | None = None
+    custom: tuple[tuple[str, Any], ...] = ()
+    sort: str = "updated_at"
+    descending: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+
 class ContactRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.contacts = db["contacts"]
 
     async def ensure_indexes(self) -> None:
-        await self.contacts.create_index([("search_name", ASCENDING)], name="search_name")
-        await self.contacts.create_index([("email_keys", ASCENDING)], name="email_keys")
-        await self.contacts.create_index([("phone_keys", ASCENDING)], name="phone_keys")
-        await self.contacts.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+        for keys, name in (
+            ([("name_tokens", ASCENDING)], "name_tokens"),
+            ([("email_keys", ASCENDING)], "email_keys"),
+            ([("phone_keys", ASCENDING)], "phone_keys"),
+            ([("lifecycle_stage", ASCENDING), ("updated_at", DESCENDING)], "stage_updated"),
+            ([("lead_status", ASCENDING)], "lead_status"),
+            ([("tags", ASCENDING)], "tags"),
+            ([("owner", ASCENDING)], "owner"),
+            ([("updated_at", DESCENDING)], "updated_at"),
+            ([("outbox_pending", ASCENDING)], "outbox_pending"),
+            ([("status", ASCENDING)], "status"),
+        ):
+            await self.contacts.create_index(keys, name=name)
+
+    # ------------------------------------------------------------------------------------------ read / write
+    async def get(self, contact_id: str) -> Contact | None:
+        doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 0})
+        return from_document(doc) if doc else None
 
     async def add(self, contact: Contact, topic: str) -> None:
-        """Insert the contact with its recorded events. Raises `ContactAlreadyExists` for a known id."""
+        """Insert a new contact with its recorded events. Raises `ContactAlreadyExists` for a known id."""
         doc = to_document(contact)
+        doc["version"] = 1
         doc["outbox"] = [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]
         doc["outbox_pending"] = bool(doc["outbox"])
         try:
             await self.contacts.insert_one(doc)
         except DuplicateKeyError:
             raise ContactAlreadyExists(contact.id) from None
+        contact.version = 1
+        contact.events.clear()
 
-    async def get(self, contact_id: str) -> Contact | None:
-        doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 0})
-        return from_document(doc) if doc else None
+    async def save(self, contact: Contact, topic: str) -> None:
+        """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`."""
+        if not contact.events and contact.version > 0:
+            pass  # state-only change (e.g. recomputed figures) still needs saving; events are optional
+        doc = to_document(contact)
+        doc.pop("_id")
+        doc["version"] = contact.version + 1
+        update: dict[str, Any] = {"$set": doc}
+        if contact.events:
+            doc["outbox_pending"] = True
+            update["$push"] = {
+                "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]}
+            }
+        result = await self.contacts.update_one({"_id": contact.id, "version": contact.version}, update)
+        if result.matched_count == 0:
+            raise ConcurrentChange(contact.id)
+        contact.version += 1
+        contact.events.clear()
 
+    # ----------------------------------------------------------------------------------------------- outbox
     async def pending_outbox(self, contact_id: str) -> list[tuple[str, EventEnvelope]]:
         doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
-        return _outbox_entries(doc)
+        if not doc:
+            return []
+        return [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in doc.get("outbox", [])]
 
     async def mark_published(self, contact_id: str, event_id: str) -> None:
         await self.contacts.update_one({"_id": contact_id}, {"$pull": {"outbox": {"event.id": event_id}}})
@@ -61,48 +126,172 @@ class ContactRepository:
         )
         return [d["_id"] async for d in cursor]
 
+    # ----------------------------------------------------------------------------------------------- search
+    async def search(self, q: SearchQuery) -> tuple[list[Contact], str | None]:
+        flt: dict[str, Any] = {"status": "active"}
+        if q.name:
+            tokens = fold(q.name).split()
+            if tokens:
+                # every word but the last must be a whole name token; the last may be a prefix (typing)
+                clauses: list[dict[str, Any]] = [{"name_tokens": t} for t in tokens[:-1]]
+                clauses.append({"name_tokens": {"$regex": f"^{_escape(tokens[-1])}"}})
+                flt["$and"] = clauses
+        if q.email:
+            flt["email_keys"] = q.email.strip().lower()
+        if q.phone:
+            flt["phone_keys"] = q.phone
+        for key, value in (
+            ("lifecycle_stage", q.lifecycle_stage),
+            ("lead_status", q.lead_status),
+            ("tags", q.tag),
+            ("owner", q.owner),
+        ):
+            if value is not None:
+                flt[key] = value
+        for key, value in q.custom:
+            flt[f"custom_fields.{key}"] = value
+        sort_field = SORTS[q.sort]
+        direction = DESCENDING if q.descending else ASCENDING
+        if q.cursor:
+            last_value, last_id = decode_cursor(q.cursor)
+            op = "$lt" if q.descending else "$gt"
+            page_clause = {"$or": [{sort_field: {op: last_value}}, {sort_field: last_value, "_id": {op: last_id}}]}
+            flt = {"$and": [flt, page_clause]}
+        cursor = (
+            self.contacts.find(flt, {"outbox": 0})
+            .sort([(sort_field, direction), ("_id", direction)])
+            .limit(q.limit + 1)
+        )
+        docs = [d async for d in cursor]
+        more = len(docs) > q.limit
+        docs = docs[: q.limit]
+        next_cursor = encode_cursor(docs[-1][sort_field], docs[-1]["_id"]) if more and docs else None
+        return [from_document(d) for d in docs], next_cursor
 
-def _outbox_entries(doc: Document | None) -> list[tuple[str, EventEnvelope]]:
-    if not doc:
-        return []
-    return [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in doc.get("outbox", [])]
+    async def likely_duplicates(self, contact: Contact, limit: int = 5) -> list[Contact]:
+        """Contacts sharing an email or phone, or the same folded name and birth date."""
+        ors: list[dict[str, Any]] = []
+        emails = [e["address"].lower() for e in contact.golden.get("emails", [])]
+        phones = [p["number"] for p in contact.golden.get("phones", [])]
+        if emails:
+            ors.append({"email_keys": {"$in": emails}})
+        if phones:
+            ors.append({"phone_keys": {"$in": phones}})
+        if contact.golden.get("birth_date"):
+            ors.append({"search_name": contact.search_name, "birth_date": contact.golden["birth_date"]})
+        if not ors:
+            return []
+        cursor = self.contacts.find({"status": "active", "_id": {"$ne": contact.id}, "$or": ors}, {"outbox": 0})
+        return [from_document(d) async for d in cursor.limit(limit)]
+
+    async def stale(self, before: datetime, limit: int) -> list[Contact]:
+        cursor = self.contacts.find({"status": "active", "freshest_at": {"$lt": before}}, {"outbox": 0})
+        return [from_document(d) async for d in cursor.sort("freshest_at", ASCENDING).limit(limit)]
+
+    async def iterate(self, flt: dict[str, Any]) -> Any:
+        async for d in self.contacts.find({"status": "active", **flt}, {"outbox": 0}).sort("_id", ASCENDING):
+            yield from_document(d)
+
+
+def _escape(s: str) -> str:
+    import re
+
+    return re.escape(s)
+
+
+def encode_cursor(value: Any, last_id: str) -> str:
+    raw = json.dumps(
+        [value.isoformat() if isinstance(value, datetime) else value, last_id, isinstance(value, datetime)]
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Any, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, last_id, is_time = json.loads(base64.urlsafe_b64decode(padded))
+        return (datetime.fromisoformat(value) if is_time else value), str(last_id)
+    except (ValueError, TypeError) as e:
+        raise ValueError("cursor is not one this API issued") from e
+
+
+# -------------------------------------------------------------------------------------------- mapping
+def _enc(path: str) -> str:
+    return path.replace(".", "~")
+
+
+def _dec(key: str) -> str:
+    return key.replace("~", ".")
 
 
 def to_document(c: Contact) -> Document:
+    latest = [p["observed_at"] for p in c.provenance.values()]
+    golden = c.golden
     return {
         "_id": c.id,
-        "full_name": c.full_name,
-        "search_name": c.search_name,
-        "emails": [e.model_dump() for e in c.emails],
-        "phones": [p.model_dump() for p in c.phones],
-        "email_keys": [e.address.lower() for e in c.emails],
-        "phone_keys": [p.number for p in c.phones],
-        # BSON has no date type; an ISO date string sorts and compares correctly.
-        "birth_date": c.birth_date.isoformat() if c.birth_date else None,
-        "preferred_channel": c.preferred_channel,
-        "lifecycle_stage": c.lifecycle_stage,
         "source": c.source,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
         "version": c.version,
+        "candidates": [{"path": path, **cand.to_doc()} for path, cands in c.candidates.items() for cand in cands],
+        "suppressed": [
+            {"path": path, "key": k, "at": at} for path, keys in c.suppressed.items() for k, at in keys.items()
+        ],
+        "golden": {_enc(k): v for k, v in golden.items()},
+        "provenance": {_enc(k): v for k, v in c.provenance.items()},
+        "custom_fields": c.custom_fields,
+        "tags": c.tags,
+        "owner": c.owner,
+        "lifecycle_stage": c.lifecycle_stage,
+        "lifecycle_history": c.lifecycle_history,
+        "lead_status": c.lead_status,
+        "lead_status_history": c.lead_status_history,
+        "survey_answers": c.survey_answers,
+        "quantitative": c.quantitative,
+        "merges": c.merges,
+        "status": c.status,
+        "merged_into": c.merged_into,
+        # search keys, derived on every save
+        "search_name": c.search_name,
+        "name_tokens": c.search_name.split(),
+        "email_keys": [e["address"].lower() for e in golden.get("emails", [])],
+        "phone_keys": [p["number"] for p in golden.get("phones", [])],
+        "birth_date": golden.get("birth_date"),
+        "freshest_at": max(latest) if latest else c.updated_at,
     }
 
 
 def from_document(d: Document) -> Contact:
-    bd: Any = d.get("birth_date")
+    candidates: dict[str, list[Candidate]] = {}
+    for cd in d.get("candidates", []):
+        candidates.setdefault(cd["path"], []).append(Candidate.from_doc(cd))
+    suppressed: dict[str, dict[str, datetime]] = {}
+    for s in d.get("suppressed", []):
+        suppressed.setdefault(s["path"], {})[s["key"]] = s["at"]
     return Contact(
         id=d["_id"],
-        full_name=d["full_name"],
-        emails=[EmailOut.model_validate(e) for e in d.get("emails", [])],
-        phones=[PhoneOut.model_validate(p) for p in d.get("phones", [])],
         source=d["source"],
         created_at=d["created_at"],
         updated_at=d["updated_at"],
-        birth_date=date.fromisoformat(bd) if bd else None,
-        preferred_channel=d.get("preferred_channel"),
-        lifecycle_stage=d.get("lifecycle_stage"),
         version=d.get("version", 1),
+        candidates=candidates,
+        suppressed=suppressed,
+        golden={_dec(k): v for k, v in d.get("golden", {}).items()},
+        provenance={_dec(k): v for k, v in d.get("provenance", {}).items()},
+        custom_fields=d.get("custom_fields", {}),
+        tags=d.get("tags", []),
+        owner=d.get("owner"),
+        lifecycle_stage=d.get("lifecycle_stage"),
+        lifecycle_history=d.get("lifecycle_history", []),
+        lead_status=d.get("lead_status"),
+        lead_status_history=d.get("lead_status_history", []),
+        survey_answers=d.get("survey_answers", []),
+        quantitative=d.get("quantitative", {}),
+        merges=d.get("merges", []),
+        status=d.get("status", "active"),
+        merged_into=d.get("merged_into"),
     )
 
 
-RELAY_GRACE = timedelta(seconds=5)
+def iso(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, date) else v

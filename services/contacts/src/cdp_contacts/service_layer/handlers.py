@@ -4,93 +4,274 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from cdp_common.contracts.contacts import EmailOut, LifecycleStage, PhoneOut, PreferredChannel
-from cdp_common.events import utcnow
+from cdp_common.events import EventEnvelope, utcnow
 from cdp_common.messaging import EventPublisher
 from cdp_common.topics import CONTACT_EVENTS
 
-from cdp_contacts.adapters.repository import RELAY_GRACE, ContactAlreadyExists, ContactRepository
+from cdp_contacts.adapters.read_models import ReadModels
+from cdp_contacts.adapters.repository import ConcurrentChange, ContactAlreadyExists, ContactRepository
+from cdp_contacts.adapters.settings_store import ConfigStore
+from cdp_contacts.adapters.timeline import Timeline
+from cdp_contacts.domain.custom_fields import validate_values
+from cdp_contacts.domain.lifecycle import LifecycleRules
 from cdp_contacts.domain.model import Contact
+from cdp_contacts.domain.quantitative import QUANTITATIVE_TYPES, compute
 
 log = logging.getLogger("cdp.contacts")
 
 # Namespace for contact ids derived from an Idempotency-Key, so a retried create finds its first result.
 _IDEMPOTENCY_NS = uuid.UUID("6f1c7f55-8a44-4d49-9a53-0f2b6a0f6c11")
+RELAY_GRACE = timedelta(seconds=5)
+T = TypeVar("T")
+
+
+class InvalidInput(Exception):
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(e["field"] for e in errors))
+        self.errors = errors
+
+
+class ContactNotFound(Exception):
+    pass
+
+
+@dataclass
+class Deps:
+    repo: ContactRepository
+    timeline: Timeline
+    config: ConfigStore
+    views: ReadModels
+    publisher: EventPublisher
+    lifecycle: LifecycleRules = field(default_factory=LifecycleRules)
+    topic: str = CONTACT_EVENTS.name
 
 
 @dataclass(frozen=True)
 class CreateContact:
-    full_name: str
-    emails: list[EmailOut]
-    phones: list[PhoneOut]
+    values: dict[str, Any]
     source: str
-    birth_date: date | None = None
-    preferred_channel: PreferredChannel | None = None
-    lifecycle_stage: LifecycleStage | None = None
+    staff: bool = True
+    by: str = "staff"
+    tags: list[str] = field(default_factory=list)
+    owner: str | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    lifecycle_stage: str | None = None
+    lead_status: str | None = None
     idempotency_key: str | None = None
     trace_id: str | None = None
+    observed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Created:
     contact: Contact
     replayed: bool
+    likely_duplicates: list[Contact] = field(default_factory=list)
 
 
-async def create_contact(
-    cmd: CreateContact, repo: ContactRepository, publisher: EventPublisher, topic: str = CONTACT_EVENTS.name
-) -> Created:
+async def create_contact(cmd: CreateContact, deps: Deps) -> Created:
+    custom = await _valid_custom(cmd.custom_fields, deps)
     contact_id = uuid.uuid5(_IDEMPOTENCY_NS, f"{cmd.source}:{cmd.idempotency_key}").hex if cmd.idempotency_key else None
+    now = utcnow()
+    policy = await deps.config.policy()
     contact = Contact.create(
-        full_name=cmd.full_name,
-        emails=cmd.emails,
-        phones=cmd.phones,
+        values=cmd.values,
         source=cmd.source,
-        now=utcnow(),
-        birth_date=cmd.birth_date,
-        preferred_channel=cmd.preferred_channel,
-        lifecycle_stage=cmd.lifecycle_stage,
+        now=now,
+        policy=policy,
+        staff=cmd.staff,
         contact_id=contact_id,
         trace_id=cmd.trace_id,
+        observed_at=cmd.observed_at,
     )
+    contact.organise(
+        now=now,
+        tags=cmd.tags or None,
+        owner=cmd.owner,
+        owner_given=cmd.owner is not None,
+        custom_fields=custom,
+        trace_id=cmd.trace_id,
+    )
+    if cmd.lifecycle_stage:
+        contact.set_lifecycle(cmd.lifecycle_stage, by=cmd.by, reason="set at creation", now=now, trace_id=cmd.trace_id)
+    if cmd.lead_status:
+        contact.set_lead_status(cmd.lead_status, by=cmd.by, note=None, now=now, trace_id=cmd.trace_id)
+    duplicates = await deps.repo.likely_duplicates(contact)
     try:
-        await repo.add(contact, topic)
+        await deps.repo.add(contact, deps.topic)
     except ContactAlreadyExists:
-        existing = await repo.get(contact.id)
+        existing = await deps.repo.get(contact.id)
         assert existing is not None
-        await publish_pending(existing.id, repo, publisher)
+        await publish_pending(existing.id, deps)
         return Created(existing, replayed=True)
-    await publish_pending(contact.id, repo, publisher)
-    log.info("contact created", extra={"contact_id": contact.id})
-    return Created(contact, replayed=False)
+    await publish_pending(contact.id, deps)
+    log.info("contact created", extra={"contact_id": contact.id, "likely_duplicates": len(duplicates)})
+    return Created(contact, replayed=False, likely_duplicates=duplicates)
 
 
-async def publish_pending(contact_id: str, repo: ContactRepository, publisher: EventPublisher) -> int:
-    """Publish the contact's outbox in order; each entry leaves the outbox only once Kafka acknowledged it.
-    If Kafka is down the entries stay and the relay retries; consumers drop the duplicates a retry may cause."""
-    sent = 0
-    for topic, event in await repo.pending_outbox(contact_id):
+async def mutate(
+    contact_id: str,
+    change: Callable[[Contact], Awaitable[T]],
+    deps: Deps,
+    *,
+    create_missing: Callable[[], Contact] | None = None,
+) -> tuple[Contact, T]:
+    """Load, change, save atomically with the recorded events; on a concurrent change, reload and apply again."""
+    for _ in range(8):
+        contact = await deps.repo.get(contact_id)
+        if contact is not None and contact.status == "merged" and contact.merged_into:
+            contact_id = contact.merged_into
+            continue
+        fresh = contact is None
+        if contact is None:
+            if create_missing is None:
+                raise ContactNotFound(contact_id)
+            contact = create_missing()
+        result = await change(contact)
         try:
-            await publisher.publish(topic, event)
+            if fresh:
+                await deps.repo.add(contact, deps.topic)
+            else:
+                await deps.repo.save(contact, deps.topic)
+        except (ConcurrentChange, ContactAlreadyExists):
+            continue
+        await publish_pending(contact.id, deps)
+        return contact, result
+    raise ConcurrentChange(contact_id)
+
+
+async def update_contact(
+    contact_id: str,
+    values: dict[str, Any],
+    *,
+    source: str,
+    staff: bool,
+    deps: Deps,
+    tags: list[str] | None = None,
+    owner: str | None = None,
+    owner_given: bool = False,
+    custom_fields: dict[str, Any] | None = None,
+    trace_id: str | None = None,
+) -> Contact:
+    custom = await _valid_custom(custom_fields or {}, deps, partial=True)
+    policy = await deps.config.policy()
+
+    async def change(c: Contact) -> None:
+        now = utcnow()
+        if values:
+            c.contribute(values, source=source, observed_at=now, staff=staff, policy=policy, now=now, trace_id=trace_id)
+        c.organise(now=now, tags=tags, owner=owner, owner_given=owner_given, custom_fields=custom, trace_id=trace_id)
+
+    contact, _ = await mutate(contact_id, change, deps)
+    return contact
+
+
+async def set_lifecycle(
+    contact_id: str, stage: str, *, by: str, reason: str, deps: Deps, trace_id: str | None = None
+) -> Contact:
+    async def change(c: Contact) -> None:
+        c.set_lifecycle(stage, by=by, reason=reason, now=utcnow(), trace_id=trace_id)
+
+    contact, _ = await mutate(contact_id, change, deps)
+    return contact
+
+
+async def set_lead_status(
+    contact_id: str, status: str, *, by: str, note: str | None, deps: Deps, trace_id: str | None = None
+) -> Contact:
+    async def change(c: Contact) -> None:
+        c.set_lead_status(status, by=by, note=note, now=utcnow(), trace_id=trace_id)
+
+    contact, _ = await mutate(contact_id, change, deps)
+    return contact
+
+
+async def get_contact(contact_id: str, deps: Deps) -> Contact | None:
+    """Follows a merge: asking for an absorbed contact answers with its survivor."""
+    for _ in range(5):
+        contact = await deps.repo.get(contact_id)
+        if contact is None or contact.status != "merged" or not contact.merged_into:
+            return contact
+        contact_id = contact.merged_into
+    return None
+
+
+# ----------------------------------------------------------------------------------------- interactions
+async def apply_interaction(event: EventEnvelope, payload: Any, deps: Deps) -> None:
+    """An interaction joins the timeline once (keyed by event id); figures are recomputed from the timeline, so a
+    redelivery can never count twice; the lifecycle advances forward only."""
+    contact = await get_contact(payload.contact_id, deps)
+    # An interaction for a person not seen yet starts a minimal profile, so nothing is dropped.
+    contact_id = payload.contact_id if contact is None else contact.id
+    await deps.timeline.add(event.id, contact_id, event.type, payload.occurred_at, payload.model_dump(mode="json"))
+    now = utcnow()
+    figures = None
+    if event.type in QUANTITATIVE_TYPES:
+        figures = compute(await deps.timeline.of_types(contact_id, list(QUANTITATIVE_TYPES)), now)
+
+    async def change(c: Contact) -> None:
+        if figures is not None:
+            c.quantitative = figures
+        if event.type == "survey.answered":
+            c.record_survey_answers(
+                [
+                    {
+                        "survey_id": payload.survey_id,
+                        "question_id": a.question_id,
+                        "question": a.question,
+                        "answer": a.answer,
+                        "score": a.score,
+                        "answered_at": payload.occurred_at,
+                    }
+                    for a in payload.answers
+                ]
+            )
+        stage = deps.lifecycle.stage_for(event.type, payload, int((c.quantitative or {}).get("purchases", 0)))
+        if stage:
+            c.advance_lifecycle(stage, cause_type=event.type, cause_event_id=event.id, now=now)
+        c.updated_at = now
+
+    def new_profile() -> Contact:
+        return Contact(id=contact_id, source=payload.channel or "interactions", created_at=now, updated_at=now)
+
+    await mutate(contact_id, change, deps, create_missing=new_profile)
+
+
+# ----------------------------------------------------------------------------------------------- outbox
+async def publish_pending(contact_id: str, deps: Deps) -> int:
+    """Publish the contact's outbox in order; each entry leaves it only once Kafka acknowledged it. If Kafka is
+    down the entries stay and the relay retries; consumers drop the duplicates a retry may cause."""
+    sent = 0
+    for topic, event in await deps.repo.pending_outbox(contact_id):
+        try:
+            await deps.publisher.publish(topic, event)
         except Exception:
             log.warning("publish failed; the outbox relay will retry", extra={"contact_id": contact_id})
             return sent
-        await repo.mark_published(contact_id, event.id)
+        await deps.repo.mark_published(contact_id, event.id)
         sent += 1
     return sent
 
 
-async def relay_outbox_once(repo: ContactRepository, publisher: EventPublisher, grace: timedelta = RELAY_GRACE) -> int:
+async def relay_outbox_once(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
     """Publish what requests left behind (Kafka was down, or the process died between write and publish). Entries
     younger than `grace` are left to the request that wrote them."""
     sent = 0
-    for contact_id in await repo.contacts_with_pending_events(utcnow() - grace):
-        sent += await publish_pending(contact_id, repo, publisher)
+    for contact_id in await deps.repo.contacts_with_pending_events(utcnow() - grace):
+        sent += await publish_pending(contact_id, deps)
     return sent
 
 
-async def get_contact(contact_id: str, repo: ContactRepository) -> Contact | None:
-    return await repo.get(contact_id)
+async def _valid_custom(values: dict[str, Any], deps: Deps, partial: bool = False) -> dict[str, Any]:
+    if not values:
+        return {}
+    definitions = await deps.config.custom_fields()
+    clean, errors = validate_values(values, definitions)
+    if errors:
+        raise InvalidInput(errors)
+    return clean

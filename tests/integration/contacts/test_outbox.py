@@ -4,37 +4,19 @@ failed, leaves the outbox only once acknowledged, and a retried create with the 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from cdp_common.contracts.contacts import EmailOut
 from cdp_common.events import EventEnvelope
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.store import Document
-from cdp_contacts.adapters.repository import ContactRepository
 from cdp_contacts.service_layer import handlers
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tests.integration.contacts.support import BrokenPublisher, command, deps_for
 from tests.support.infra import Infra
 from tests.support.kafka import private_topics, read_all
 
 pytestmark = pytest.mark.integration
-
-
-class BrokenPublisher:
-    async def publish(self, topic: str, event: EventEnvelope) -> None:
-        raise ConnectionError("kafka down")
-
-
-def command(**over: Any) -> handlers.CreateContact:
-    base: dict[str, Any] = {
-        "full_name": "Phạm Quốc Bảo",
-        "emails": [EmailOut(address="bao.pham@example.vn")],
-        "phones": [],
-        "source": "ecommerce",
-    }
-    base.update(over)
-    return handlers.CreateContact(**base)
 
 
 class TestOutbox:
@@ -42,31 +24,30 @@ class TestOutbox:
         self, infra: Infra, db: AsyncDatabase[Document]
     ) -> None:
         (topic,) = await private_topics(infra.kafka_bootstrap, "contacts")
-        repo = ContactRepository(db)
-        await repo.ensure_indexes()
-
-        result = await handlers.create_contact(command(), repo, BrokenPublisher(), topic)  # type: ignore[arg-type]
+        deps = await deps_for(db, BrokenPublisher(), topic)
+        result = await handlers.create_contact(command(), deps)
         contact_id = result.contact.id
-        assert len(await repo.pending_outbox(contact_id)) == 1
+        assert len(await deps.repo.pending_outbox(contact_id)) == 1
 
         broker = make_broker(infra.kafka_bootstrap, "test")
         await broker.start()
         try:
-            sent = await handlers.relay_outbox_once(repo, EventPublisher(broker), grace=timedelta(0))
+            deps.publisher = EventPublisher(broker)
+            sent = await handlers.relay_outbox_once(deps, grace=timedelta(0))
         finally:
             await broker.stop()
         assert sent == 1
-        assert await repo.pending_outbox(contact_id) == []
+        assert await deps.repo.pending_outbox(contact_id) == []
         records = await read_all(infra.kafka_bootstrap, topic, expect=1)
         assert len(records) == 1 and records[0].key == contact_id.encode()
         event = EventEnvelope.model_validate_json(records[0].value)
         assert event.type == "contact.created" and event.data["full_name"] == "Phạm Quốc Bảo"
 
-    async def test_same_idempotency_key_is_one_contact(self, infra: Infra, db: AsyncDatabase[Document]) -> None:
-        repo = ContactRepository(db)
-        first = await handlers.create_contact(command(idempotency_key="k1"), repo, BrokenPublisher())  # type: ignore[arg-type]
-        again = await handlers.create_contact(command(idempotency_key="k1"), repo, BrokenPublisher())  # type: ignore[arg-type]
-        other = await handlers.create_contact(command(idempotency_key="k2"), repo, BrokenPublisher())  # type: ignore[arg-type]
+    async def test_same_idempotency_key_is_one_contact(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, BrokenPublisher(), "unused")
+        first = await handlers.create_contact(command(idempotency_key="k1"), deps)
+        again = await handlers.create_contact(command(idempotency_key="k1"), deps)
+        other = await handlers.create_contact(command(idempotency_key="k2"), deps)
         assert (first.replayed, again.replayed, other.replayed) == (False, True, False)
         assert first.contact.id == again.contact.id != other.contact.id
         assert await db.contacts.count_documents({}) == 2

@@ -1,0 +1,135 @@
+"""Profiles on the real store: concurrent edits never lose one another, search finds names without accents and in
+any word order, phones in any format, filters combine, cursor pages neither skip nor repeat."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cdp_common.contracts import REGISTRY
+from cdp_common.contracts.interactions import OrderPaid, TicketOpened
+from cdp_common.events import make_event
+from cdp_common.store import Document
+from cdp_contacts.adapters.repository import SearchQuery
+from cdp_contacts.service_layer import handlers
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.integration.contacts.support import RecordingPublisher, command, deps_for
+
+pytestmark = pytest.mark.integration
+
+NAMES = ["Nguyễn Văn An", "Nguyễn Thị Bình", "Trần Văn An", "Lê Thị Hồng", "Phạm Quốc Bảo", "Đặng Thị Ngọc Hân"]
+
+
+def values(name: str, phone: str | None = None) -> dict[str, Any]:
+    v: dict[str, Any] = {"full_name": name}
+    if phone:
+        v["phones"] = [{"number": phone, "type": "mobile", "verified": False, "primary": True}]
+    return v
+
+
+class TestConcurrency:
+    async def test_concurrent_edits_all_land(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher())
+        created = await handlers.create_contact(command(), deps)
+        cid = created.contact.id
+        tags = [f"t{i}" for i in range(10)]
+
+        async def add_tag(tag: str) -> None:
+            async def change(c: Any) -> None:
+                c.organise(now=c.updated_at, tags=[*c.tags, tag])
+
+            await handlers.mutate(cid, change, deps)
+
+        await asyncio.gather(*(add_tag(t) for t in tags))
+        contact = await deps.repo.get(cid)
+        assert contact is not None and sorted(contact.tags) == sorted(tags)
+        assert contact.version == 11
+
+
+class TestSearch:
+    async def test_names_without_accents_any_order_and_prefix(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher())
+        for name in NAMES:
+            await handlers.create_contact(command(values=values(name), staff=True, source="staff"), deps)
+
+        async def names(q: str) -> list[str]:
+            found, _ = await deps.repo.search(SearchQuery(name=q, sort="full_name", descending=False))
+            return [c.full_name for c in found]
+
+        assert await names("nguyen van an") == ["Nguyễn Văn An"]
+        assert await names("An Nguyen Van") == ["Nguyễn Văn An"]
+        assert await names("van an") == ["Nguyễn Văn An", "Trần Văn An"]
+        assert await names("dang thi ngoc h") == ["Đặng Thị Ngọc Hân"]
+        assert await names("Nguyễn") == ["Nguyễn Thị Bình", "Nguyễn Văn An"]
+
+    async def test_filters_combine(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher())
+        a = await handlers.create_contact(command(values=values("An", "+84912000001"), tags=["vip"], owner="lan"), deps)
+        await handlers.create_contact(command(values=values("Bình", "+84912000002"), tags=["vip"]), deps)
+        await handlers.set_lifecycle(a.contact.id, "customer", by="lan", reason="verified", deps=deps)
+        found, _ = await deps.repo.search(SearchQuery(tag="vip", owner="lan", lifecycle_stage="customer"))
+        assert [c.id for c in found] == [a.contact.id]
+        found, _ = await deps.repo.search(SearchQuery(phone="+84912000002"))
+        assert [c.full_name for c in found] == ["Bình"]
+
+    async def test_cursor_pages_cover_everything_once(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher())
+        ids = set()
+        for i in range(23):
+            ids.add((await handlers.create_contact(command(values=values(f"Khách {i:02d}")), deps)).contact.id)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page, cursor = await deps.repo.search(
+                SearchQuery(limit=5, cursor=cursor, sort="full_name", descending=False)
+            )
+            seen += [c.id for c in page]
+            if cursor is None:
+                break
+        assert len(seen) == 23 and set(seen) == ids
+
+
+class TestInteractions:
+    async def test_timeline_once_figures_and_lifecycle(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher())
+        cid = (await handlers.create_contact(command(), deps)).contact.id
+        t = datetime(2026, 11, 1, tzinfo=UTC)
+        paid = make_event(
+            source="integration/pos",
+            event_type="order.paid",
+            subject=cid,
+            data=OrderPaid(
+                contact_id=cid, occurred_at=t, order_id="o1", total={"amount": 2_500_000, "currency": "VND"}
+            ),
+        )  # type: ignore[arg-type]
+        ticket = make_event(
+            source="integration/desk",
+            event_type="ticket.opened",
+            subject=cid,
+            data=TicketOpened(contact_id=cid, occurred_at=t, ticket_id="k1"),
+        )
+        for e in (paid, paid, ticket):  # the order is delivered twice
+            await handlers.apply_interaction(e, REGISTRY.parse(e), deps)
+        contact = await deps.repo.get(cid)
+        assert contact is not None
+        assert contact.quantitative["purchases"] == 1 and contact.quantitative["total_spent"] == 2_500_000
+        assert contact.quantitative["support_requests_total"] == 1
+        assert contact.lifecycle_stage == "customer"
+        assert [h["by"] for h in contact.lifecycle_history] == ["event:order.paid"]
+        entries = await deps.timeline.page(cid, 10)
+        assert [e["type"] for e in entries].count("order.paid") == 1
+
+    async def test_interaction_for_an_unknown_person_starts_a_profile(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher())
+        e = make_event(
+            source="integration/desk",
+            event_type="ticket.opened",
+            subject="p-unknown",
+            data=TicketOpened(contact_id="p-unknown", occurred_at=datetime(2026, 11, 2, tzinfo=UTC), ticket_id="k"),
+        )
+        await handlers.apply_interaction(e, REGISTRY.parse(e), deps)
+        contact = await deps.repo.get("p-unknown")
+        assert contact is not None and contact.quantitative["support_requests_total"] == 1
