@@ -10,7 +10,7 @@ from cdp_common.app import ServiceRuntime, consume, create_app
 from cdp_common.contracts import interactions
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import CONTACT_EVENTS, INTERACTION_EVENTS
+from cdp_common.topics import ANALYTICS_EVENTS, CONSENT_EVENTS, CONTACT_EVENTS, IDENTITY_EVENTS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
 from cdp_contacts.adapters.read_models import ReadModels
@@ -20,7 +20,7 @@ from cdp_contacts.adapters.timeline import Timeline
 from cdp_contacts.domain.lifecycle import LifecycleRules
 from cdp_contacts.entrypoints import admin
 from cdp_contacts.entrypoints.http import router
-from cdp_contacts.service_layer import handlers
+from cdp_contacts.service_layer import followers, handlers
 
 log = logging.getLogger("cdp.contacts")
 
@@ -52,6 +52,41 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
     async def on_interaction(event: Any, payload: Any) -> None:
         await handlers.apply_interaction(event, payload, app.state.deps)
 
+    def follow(fn: Any) -> Any:
+        async def handler(event: Any, payload: Any) -> None:
+            await fn(event, payload, app.state.deps)
+
+        return handler
+
+    consume(
+        runtime,
+        IDENTITY_EVENTS,
+        {
+            "identity.record_linked": follow(followers.on_record_linked),
+            "identity.persons_merged": follow(followers.on_persons_merged),
+            "identity.merge_undone": follow(followers.on_merge_undone),
+        },
+        title="contacts <- identity decisions",
+        description="Linked records add candidate values; merges join profiles and timelines; undoing splits them.",
+    )
+    consume(
+        runtime,
+        CONSENT_EVENTS,
+        {"consent.changed": follow(followers.on_consent_changed)},
+        title="contacts <- consent changes",
+        description="Consent state for the 360° view; a newsletter opt-in makes a subscriber.",
+    )
+    consume(
+        runtime,
+        ANALYTICS_EVENTS,
+        {
+            "analytics.scores_updated": follow(followers.on_scores_updated),
+            "segment.entered": follow(followers.on_segment),
+            "segment.exited": follow(followers.on_segment),
+        },
+        title="contacts <- analytics",
+        description="Scores and segment membership for the 360° view.",
+    )
     consume(
         runtime,
         INTERACTION_EVENTS,

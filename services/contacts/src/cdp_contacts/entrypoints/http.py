@@ -314,6 +314,7 @@ async def view_360(contact_id: ContactId, deps: Deps) -> dict[str, Any]:
         "consent": _section(views, "consent"),
         "identity": _section(views, "identity"),
         "scores": _section(views, "scores"),
+        "segments": _section(views, "segments"),
     }
 
 

@@ -15,6 +15,8 @@ from cdp_common.topics import CONTACT_EVENTS
 
 from cdp_contacts.adapters.read_models import ReadModels
 from cdp_contacts.adapters.repository import ConcurrentChange, ContactAlreadyExists, ContactRepository
+
+__all__ = ["ConcurrentChange", "Deps", "mutate", "publish_pending"]
 from cdp_contacts.adapters.settings_store import ConfigStore
 from cdp_contacts.adapters.timeline import Timeline
 from cdp_contacts.domain.custom_fields import validate_values
