@@ -12,6 +12,8 @@ from cdp_common.contracts.contacts_api import (
     ContactPatch,
     CreatedOut,
     HistoryEntry,
+    ImportBatch,
+    ImportResult,
     LeadStatusChange,
     LifecycleChange,
     TimelinePage,
@@ -70,6 +72,31 @@ async def search_contacts(
 ) -> Response:
     """Also filters by custom field values: `custom.<key>=<value>`."""
     return await contacts(request).relay("GET", "/v1/contacts", params=dict(request.query_params))
+
+
+@router.post(
+    "/import-batch",
+    response_model=ImportResult,
+    summary="Import up to 1,000 rows (the CLI sends batches)",
+    responses=ERRORS,
+)
+async def import_batch(body: ImportBatch, request: Request) -> Response:
+    # a batch of 1,000 rows is slow work by design: it gets its own timeout
+    return await contacts(request).relay(
+        "POST", "/v1/contacts/import-batch", json=body.model_dump(mode="json"), headers=actor(request), read_timeout=120
+    )
+
+
+@router.get("/export", summary="Export a filtered list as NDJSON or CSV (streamed)")
+async def export_contacts(
+    request: Request,
+    format: Annotated[str, Query(pattern="^(ndjson|csv)$")] = "ndjson",
+    lifecycle_stage: str | None = None,
+    lead_status: str | None = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    owner: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    return await contacts(request).stream("GET", "/v1/contacts/export", params=dict(request.query_params))
 
 
 @router.get("/stale", response_model=ContactPage, summary="Profiles not observed or verified for a year")

@@ -11,6 +11,8 @@ import httpx
 from cdp_common.logs import trace_id_var
 from cdp_common.problems import PROBLEM_JSON, Problem
 from fastapi import Response
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 log = logging.getLogger("cdp.gateway.upstream")
 
@@ -31,15 +33,25 @@ class Upstream:
         path: str,
         *,
         json: Any = None,
-        params: dict[str, Any] | None = None,
+        params: Any = None,
         headers: dict[str, str] | None = None,
+        read_timeout: float | None = None,
     ) -> httpx.Response:
         attempts = 1 + (self.retries if method in IDEMPOTENT else 0)
         sent_headers = {"x-request-id": trace_id_var.get() or "", **(headers or {})}
         for attempt in range(attempts):
             try:
                 return await self.client.request(
-                    method, f"{self.base_url}{path}", json=json, params=params, headers=sent_headers
+                    method,
+                    f"{self.base_url}{path}",
+                    json=json,
+                    params=params,
+                    headers=sent_headers,
+                    timeout=(
+                        httpx.Timeout(read_timeout, connect=self.client.timeout.connect)
+                        if read_timeout
+                        else httpx.USE_CLIENT_DEFAULT
+                    ),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as e:
                 if attempt + 1 < attempts:
@@ -69,3 +81,34 @@ class Upstream:
         if r.status_code >= 400 and "json" in media and "problem" not in media:
             media = PROBLEM_JSON
         return Response(r.content, status_code=r.status_code, headers=headers, media_type=media)
+
+    async def stream(self, method: str, path: str, *, params: Any = None) -> Response:
+        """Relay a long answer (exports) chunk by chunk instead of holding it in memory."""
+        request = self.client.build_request(
+            method,
+            f"{self.base_url}{path}",
+            params=params,
+            headers={"x-request-id": trace_id_var.get() or ""},
+            timeout=httpx.Timeout(None, connect=self.client.timeout.connect),
+        )
+        try:
+            upstream = await self.client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise Problem(
+                503,
+                "Service Unavailable",
+                f"the {self.name} service is not reachable; try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
+        if upstream.status_code >= 400:
+            body = await upstream.aread()
+            await upstream.aclose()
+            return Response(body, status_code=upstream.status_code, media_type=PROBLEM_JSON)
+        headers = {k: v for k, v in upstream.headers.items() if k.lower() in ("content-disposition",)}
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            headers=headers,
+            media_type=upstream.headers.get("content-type"),
+            background=BackgroundTask(upstream.aclose),
+        )

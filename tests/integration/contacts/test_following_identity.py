@@ -102,7 +102,7 @@ class TestFollowingIdentity:
         assert a.golden["birth_date"] == "1990-05-06" and len(a.golden["emails"]) == 1
         assert a.quantitative["purchases"] == 1 and a.quantitative["support_requests_total"] == 1
         assert a.lifecycle_stage == "customer"
-        assert {e["_id"] for e in await deps.timeline.page("a", 10)} == {paid.id, ticket.id}
+        assert {e["event_id"] for e in await deps.timeline.page("a", 10)} == {paid.id, ticket.id}
         assert (await handlers.get_contact("b", deps)).id == "a"  # type: ignore[union-attr]
 
         undo = make_event(
@@ -119,5 +119,5 @@ class TestFollowingIdentity:
         assert a_after.quantitative["purchases"] == 0 and a_after.quantitative["support_requests_total"] == 1
         assert b_after.status == "active" and b_after.golden == b_before.golden
         assert b_after.quantitative["purchases"] == 1 and b_after.lifecycle_stage == "customer"
-        assert [e["_id"] for e in await deps.timeline.page("a", 10)] == [ticket.id]
-        assert [e["_id"] for e in await deps.timeline.page("b", 10)] == [paid.id]
+        assert [e["event_id"] for e in await deps.timeline.page("a", 10)] == [ticket.id]
+        assert [e["event_id"] for e in await deps.timeline.page("b", 10)] == [paid.id]

@@ -314,3 +314,31 @@ class TimelineEntry(BaseModel):
 class TimelinePage(BaseModel):
     items: list[TimelineEntry]
     next_cursor: str | None = None
+
+
+class ImportRow(BaseModel):
+    row: int = Field(ge=1, description="Row number in the file, for the error report.")
+    data: dict[str, Any] = Field(description="A `ContactIn` object; validated row by row.")
+
+
+class ImportBatch(Strict):
+    rows: list[ImportRow] = Field(min_length=1, max_length=1000)
+    import_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Same file, same id: re-running an import creates nothing twice.",
+    )
+
+
+class RowError(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    created: int
+    already_imported: int
+    rejected: int
+    errors: list[RowError]

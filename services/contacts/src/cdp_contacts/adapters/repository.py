@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from cdp_common.identifiers import fold
 from cdp_common.store import Document
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cdp_contacts.domain.model import Contact
 from cdp_contacts.domain.survivorship import Candidate
@@ -54,8 +55,12 @@ class SearchQuery:
 
 
 class ContactRepository:
+    """Contacts in their own collection, queried through secondary indexes; `contact_work` lists the contacts whose
+    events still wait to be published (a marker written before the change), so the relay never scans contacts."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.contacts = db["contacts"]
+        self.work = db["contact_work"]
 
     async def ensure_indexes(self) -> None:
         for keys, name in (
@@ -67,7 +72,6 @@ class ContactRepository:
             ([("tags", ASCENDING)], "tags"),
             ([("owner", ASCENDING)], "owner"),
             ([("updated_at", DESCENDING)], "updated_at"),
-            ([("outbox_pending", ASCENDING)], "outbox_pending"),
             ([("status", ASCENDING)], "status"),
         ):
             await self.contacts.create_index(keys, name=name)
@@ -82,7 +86,7 @@ class ContactRepository:
         doc = to_document(contact)
         doc["version"] = 1
         doc["outbox"] = [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]
-        doc["outbox_pending"] = bool(doc["outbox"])
+        await self._mark_work(contact.id)
         try:
             await self.contacts.insert_one(doc)
         except DuplicateKeyError:
@@ -90,16 +94,47 @@ class ContactRepository:
         contact.version = 1
         contact.events.clear()
 
+    async def add_many(self, contacts: list[Contact], topic: str) -> tuple[set[str], str]:
+        """Insert new contacts in one round trip; ids that exist already are skipped. Returns the ids inserted and
+        the work token to finish them with (`mark_all_published`)."""
+        if not contacts:
+            return set(), ""
+        docs = []
+        for c in contacts:
+            doc = to_document(c)
+            doc["version"] = 1
+            doc["outbox"] = [{"topic": topic, "event": e.model_dump(mode="json")} for e in c.events]
+            docs.append(doc)
+        ids = {c.id for c in contacts}
+        token = await self._mark_work(*ids)
+        try:
+            await self.contacts.insert_many(docs, ordered=False)
+            inserted = ids
+        except BulkWriteError as e:
+            duplicate_ids = {err["op"]["_id"] for err in e.details.get("writeErrors", []) if err.get("code") == 11000}
+            other = [err for err in e.details.get("writeErrors", []) if err.get("code") != 11000]
+            if other:
+                raise
+            inserted = ids - duplicate_ids
+        for c in contacts:
+            if c.id in inserted:
+                c.version = 1
+                c.events.clear()
+        return inserted, token
+
+    async def mark_all_published(self, contact_ids: list[str], token: str) -> None:
+        """After a bulk publish acknowledged every event of these (new) contacts."""
+        await self.contacts.update_many({"_id": {"$in": contact_ids}}, {"$set": {"outbox": []}})
+        await self.work.delete_many({"_id": {"$in": contact_ids}, "token": token})
+
     async def save(self, contact: Contact, topic: str) -> None:
         """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`."""
-        if not contact.events and contact.version > 0:
-            pass  # state-only change (e.g. recomputed figures) still needs saving; events are optional
+        await self._mark_work(contact.id)
         doc = to_document(contact)
         doc.pop("_id")
         doc["version"] = contact.version + 1
         update: dict[str, Any] = {"$set": doc}
         if contact.events:
-            doc["outbox_pending"] = True
             update["$push"] = {
                 "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]}
             }
@@ -108,6 +143,21 @@ class ContactRepository:
             raise ConcurrentChange(contact.id)
         contact.version += 1
         contact.events.clear()
+
+    async def _mark_work(self, *contact_ids: str) -> str:
+        """Before a write: a crash after it leaves a marker, and the relay finishes the publish.
+        The marker carries a fresh token, so a finisher that read an older one cannot remove it (`finish_work`)."""
+        token = uuid.uuid4().hex
+        if len(contact_ids) == 1:
+            await self.work.update_one({"_id": contact_ids[0]}, {"$set": {"token": token}}, upsert=True)
+            return token
+        try:
+            await self.work.insert_many([{"_id": i, "token": token} for i in contact_ids], ordered=False)
+        except BulkWriteError as e:
+            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
+                raise
+            await self.work.update_many({"_id": {"$in": list(contact_ids)}}, {"$set": {"token": token}})
+        return token
 
     # ----------------------------------------------------------------------------------------------- outbox
     async def pending_outbox(self, contact_id: str) -> list[tuple[str, EventEnvelope]]:
@@ -118,13 +168,18 @@ class ContactRepository:
 
     async def mark_published(self, contact_id: str, event_id: str) -> None:
         await self.contacts.update_one({"_id": contact_id}, {"$pull": {"outbox": {"event.id": event_id}}})
-        await self.contacts.update_one({"_id": contact_id, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}})
 
-    async def contacts_with_pending_events(self, older_than: datetime, limit: int = 100) -> list[str]:
-        cursor = self.contacts.find({"outbox_pending": True, "updated_at": {"$lt": older_than}}, {"_id": 1}).limit(
-            limit
-        )
-        return [d["_id"] async for d in cursor]
+    async def finish_work(self, contact_id: str) -> None:
+        """Drop the marker once the outbox is empty, unless a writer re-marked it since."""
+        marker = await self.work.find_one({"_id": contact_id})
+        if marker is None:
+            return
+        doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
+        if doc is None or not doc.get("outbox"):
+            await self.work.delete_one({"_id": contact_id, "token": marker.get("token")})
+
+    async def contacts_with_work(self, limit: int = 100) -> list[str]:
+        return [d["_id"] async for d in self.work.find({}, {"_id": 1}).limit(limit)]
 
     # ----------------------------------------------------------------------------------------------- search
     async def search(self, q: SearchQuery) -> tuple[list[Contact], str | None]:
@@ -185,6 +240,7 @@ class ContactRepository:
         return [from_document(d) async for d in cursor.limit(limit)]
 
     async def stale(self, before: datetime, limit: int) -> list[Contact]:
+        """Oldest data first: profiles whose freshest value was observed before `before`."""
         cursor = self.contacts.find({"status": "active", "freshest_at": {"$lt": before}}, {"outbox": 0})
         return [from_document(d) async for d in cursor.sort("freshest_at", ASCENDING).limit(limit)]
 

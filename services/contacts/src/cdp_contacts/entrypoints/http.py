@@ -3,6 +3,7 @@ command to a handler, result out. The acting staff member arrives in `X-Actor` (
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from cdp_common.contracts.contacts_api import (
@@ -13,6 +14,8 @@ from cdp_common.contracts.contacts_api import (
     CreatedOut,
     DuplicateHint,
     HistoryEntry,
+    ImportBatch,
+    ImportResult,
     LeadStatusChange,
     LifecycleChange,
     TimelinePage,
@@ -21,10 +24,11 @@ from cdp_common.events import utcnow
 from cdp_common.logs import trace_id_var
 from cdp_common.problems import Problem
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from cdp_contacts.adapters.repository import SORTS, SearchQuery
 from cdp_contacts.domain.survivorship import ALL_FIELDS
-from cdp_contacts.service_layer import handlers
+from cdp_contacts.service_layer import bulk, handlers
 from cdp_contacts.service_layer.mapping import to_out, values_of
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -170,6 +174,88 @@ def _coerce(v: str) -> Any:
         return v
 
 
+@router.post("/import-batch", response_model=ImportResult, summary="Import up to 1,000 rows; bad rows are reported")
+async def import_batch(
+    body: ImportBatch, deps: Deps, x_actor: Annotated[str, Header(max_length=100)] = "import"
+) -> ImportResult:
+    return await bulk.import_batch(body, deps, x_actor)
+
+
+EXPORT_FIELDS = (
+    "id",
+    "full_name",
+    "emails",
+    "phones",
+    "birth_date",
+    "lifecycle_stage",
+    "lead_status",
+    "tags",
+    "owner",
+    "created_at",
+    "updated_at",
+)
+
+
+@router.get("/export", summary="Export a filtered list as NDJSON (one ContactOut per line) or CSV")
+async def export_contacts(
+    deps: Deps,
+    format: Annotated[str, Query(pattern="^(ndjson|csv)$")] = "ndjson",
+    lifecycle_stage: str | None = None,
+    lead_status: str | None = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    owner: Annotated[str | None, Query(max_length=100)] = None,
+) -> StreamingResponse:
+    flt = {
+        k: v
+        for k, v in {
+            "lifecycle_stage": lifecycle_stage,
+            "lead_status": lead_status,
+            "tags": tag,
+            "owner": owner,
+        }.items()
+        if v is not None
+    }
+    now = utcnow()
+
+    async def lines() -> AsyncIterator[bytes]:
+        if format == "csv":
+            yield (",".join(EXPORT_FIELDS) + "\n").encode()
+        async for c in deps.repo.iterate(flt):
+            out = to_out(c, now)
+            if format == "ndjson":
+                yield out.model_dump_json().encode() + b"\n"
+            else:
+                yield _csv_line(out).encode()
+
+    media = "application/x-ndjson" if format == "ndjson" else "text/csv"
+    return StreamingResponse(
+        lines(), media_type=media, headers={"content-disposition": f'attachment; filename="contacts.{format}"'}
+    )
+
+
+def _csv_line(c: ContactOut) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf).writerow(
+        [
+            c.id,
+            c.full_name,
+            ";".join(e.address for e in c.emails),
+            ";".join(p.number for p in c.phones),
+            c.birth_date or "",
+            c.lifecycle_stage or "",
+            c.lead_status or "",
+            ";".join(c.tags),
+            c.owner or "",
+            c.created_at.isoformat(),
+            c.updated_at.isoformat(),
+        ]
+    )
+    return buf.getvalue()
+
+
 @router.get("/stale", response_model=ContactPage, summary="Profiles whose data was not observed or verified for a year")
 async def stale_contacts(deps: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ContactPage:
     from cdp_contacts.domain.health import STALE_AFTER
@@ -283,19 +369,19 @@ async def timeline(
     contact = await handlers.get_contact(contact_id, deps)
     if contact is None:
         raise not_found(contact_id)
-    before = None
+    after = None
     if cursor:
         try:
-            before = decode_cursor(cursor)
+            after = decode_cursor(cursor)[1]
         except ValueError as e:
             raise Problem(
                 422, "Invalid cursor", str(e), errors=[{"field": "cursor", "in": "query", "message": str(e)}]
             ) from None
-    entries = await deps.timeline.page(contact.id, limit + 1, before, type)
+    entries = await deps.timeline.page(contact.id, limit + 1, after, type)
     more = len(entries) > limit
     entries = entries[:limit]
-    items = [{"id": e["_id"], "type": e["type"], "at": e["at"], "data": e["data"]} for e in entries]
-    return TimelinePage(items=items, next_cursor=encode_cursor(entries[-1]["at"], entries[-1]["_id"]) if more else None)
+    items = [{"id": e["event_id"], "type": e["type"], "at": e["at"], "data": e["data"]} for e in entries]
+    return TimelinePage(items=items, next_cursor=encode_cursor("t", entries[-1]["_id"]) if more else None)
 
 
 @router.get("/{contact_id}/360", summary="Profile, figures, recent timeline, consent, identity links and scores")
@@ -308,7 +394,7 @@ async def view_360(contact_id: ContactId, deps: Deps) -> dict[str, Any]:
     return {
         "profile": to_out(contact, utcnow()).model_dump(mode="json"),
         "quantitative": contact.quantitative,
-        "recent_timeline": [{"id": e["_id"], "type": e["type"], "at": e["at"], "data": e["data"]} for e in recent],
+        "recent_timeline": [{"id": e["event_id"], "type": e["type"], "at": e["at"], "data": e["data"]} for e in recent],
         "lifecycle_history": list(reversed(contact.lifecycle_history))[:20],
         "lead_status_history": list(reversed(contact.lead_status_history))[:20],
         "consent": _section(views, "consent"),

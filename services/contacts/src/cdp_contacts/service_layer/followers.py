@@ -131,7 +131,7 @@ async def on_merge_undone(event: EventEnvelope, payload: MergeUndone, deps: Deps
     if survivor is not None:
         await mutate(payload.survivor_id, release, deps)
     await _set_status(payload.restored_id, "active", None, deps)
-    await deps.timeline.give_back(payload.restored_id)
+    await deps.timeline.give_back(payload.restored_id, payload.survivor_id)
     await _refresh_figures(payload.survivor_id, deps)
     await _refresh_figures(payload.restored_id, deps)
 

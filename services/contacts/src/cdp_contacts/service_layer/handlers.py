@@ -257,14 +257,18 @@ async def publish_pending(contact_id: str, deps: Deps) -> int:
             return sent
         await deps.repo.mark_published(contact_id, event.id)
         sent += 1
+    await deps.repo.finish_work(contact_id)
     return sent
 
 
 async def relay_outbox_once(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
-    """Publish what requests left behind (Kafka was down, or the process died between write and publish). Entries
-    younger than `grace` are left to the request that wrote them."""
+    """Publish what requests left behind (Kafka was down, or the process died between the write and the publish),
+    then drop the work marker. Contacts changed within `grace` are left to the request still handling them."""
     sent = 0
-    for contact_id in await deps.repo.contacts_with_pending_events(utcnow() - grace):
+    for contact_id in await deps.repo.contacts_with_work():
+        contact = await deps.repo.get(contact_id)
+        if contact is not None and contact.updated_at > utcnow() - grace:
+            continue
         sent += await publish_pending(contact_id, deps)
     return sent
 
