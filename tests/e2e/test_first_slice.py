@@ -45,7 +45,7 @@ class TestContactSlice:
 
             got = await client.get(f"{stack.gateway}/v1/contacts/{contact_id}")
             assert got.status_code == 200
-            assert got.json() == created
+            assert got.json() == {k: v for k, v in created.items() if k != "likely_duplicates"}
 
             async def person() -> Any:
                 p = await client.get(f"{stack.identity}/v1/persons/{contact_id}")

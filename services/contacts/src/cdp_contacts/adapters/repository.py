@@ -204,7 +204,8 @@ class ContactRepository:
             if value is not None:
                 flt[key] = value
         for key, value in q.custom:
-            flt[f"custom_fields.{key}"] = value
+            # a query string cannot say "39" from 39: match the text and the number it reads as
+            flt[f"custom_fields.{key}"] = {"$in": [value, _coerce(value)]} if isinstance(value, str) else value
         sort_field = SORTS[q.sort]
         direction = DESCENDING if q.descending else ASCENDING
         if q.cursor:
@@ -247,6 +248,15 @@ class ContactRepository:
     async def iterate(self, flt: dict[str, Any]) -> Any:
         async for d in self.contacts.find({"status": "active", **flt}, {"outbox": 0}).sort("_id", ASCENDING):
             yield from_document(d)
+
+
+def _coerce(v: str) -> Any:
+    if v in ("true", "false"):
+        return v == "true"
+    try:
+        return float(v) if "." in v else int(v)
+    except ValueError:
+        return v
 
 
 def _escape(s: str) -> str:

@@ -137,9 +137,7 @@ async def search_contacts(
                 "phone is not a valid phone number",
                 errors=[{"field": "phone", "in": "query", "message": "not a valid phone number"}],
             ) from None
-    custom = tuple(
-        (k.removeprefix("custom."), _coerce(v)) for k, v in request.query_params.items() if k.startswith("custom.")
-    )
+    custom = tuple((k.removeprefix("custom."), v) for k, v in request.query_params.items() if k.startswith("custom."))
     try:
         contacts, next_cursor = await deps.repo.search(
             SearchQuery(
@@ -163,15 +161,6 @@ async def search_contacts(
         ) from None
     now = utcnow()
     return ContactPage(items=[to_out(c, now) for c in contacts], next_cursor=next_cursor)
-
-
-def _coerce(v: str) -> Any:
-    if v in ("true", "false"):
-        return v == "true"
-    try:
-        return float(v) if "." in v else int(v)
-    except ValueError:
-        return v
 
 
 @router.post("/import-batch", response_model=ImportResult, summary="Import up to 1,000 rows; bad rows are reported")
