@@ -133,6 +133,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--token", default=os.environ.get("CDP_TOKEN"))
     args = ap.parse_args()
+    if not args.token:  # the local bootstrap admin (make up); elsewhere pass --token or CDP_TOKEN
+        r = httpx.post(f"{args.gateway}/v1/auth/token", data={"username": "admin", "password": "local-only-change-me"})
+        r.raise_for_status()
+        args.token = r.json()["access_token"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"customers-{args.seed}.csv"
         sample = write_csv(path, args.rows, args.seed)

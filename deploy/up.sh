@@ -26,4 +26,6 @@ CDP is up ($mode) in $(( $(date +%s) - started ))s.
   Analytics       http://127.0.0.1:8004       AsyncAPI: http://127.0.0.1:8004/asyncapi.json
   Kafka           127.0.0.1:9092              Document store: mongodb://127.0.0.1:27017
   Logs            .local/logs/                Stop everything: make down
+  Sign in         POST /v1/auth/token  username=admin  password=local-only-change-me  (local only;
+                  set CRM_BOOTSTRAP_ADMIN_PASSWORD and CRM_SECRET_KEY anywhere else)
 MSG

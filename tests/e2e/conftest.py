@@ -7,7 +7,9 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.infra import REPO, TEST_LOCAL_DIR, Infra
@@ -23,6 +25,15 @@ class Stack:
     consent: str
     analytics: str
     env: dict[str, str]
+
+    def token(self, username: str = "admin", password: str = "local-only-change-me") -> str:
+        r = httpx.post(f"{self.gateway}/v1/auth/token", data={"username": username, "password": password}, timeout=10)
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+    def client(self, token: str | None = None, **kw: Any) -> httpx.AsyncClient:
+        """An HTTP client signed in as `token`'s owner (the bootstrap admin by default)."""
+        return httpx.AsyncClient(timeout=10, headers={"authorization": f"Bearer {token or self.token()}"}, **kw)
 
     def services(self, action: str, *names: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

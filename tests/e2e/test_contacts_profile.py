@@ -32,7 +32,7 @@ async def new_contact(client: httpx.AsyncClient, stack: Stack, **extra: Any) -> 
 
 class TestInteractionsFromKafka:
     async def test_order_paid_twice_counts_once_and_makes_a_customer(self, stack: Stack, infra: Infra) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             contact = await new_contact(client, stack)
             cid = contact["id"]
             paid = make_event(
@@ -73,7 +73,7 @@ class TestInteractionsFromKafka:
 class TestStaffWork:
     async def test_edit_lead_status_custom_field_and_search(self, stack: Stack) -> None:
         key = f"shoe_size_{uuid.uuid4().hex[:6]}"
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             r = await client.post(
                 f"{stack.gateway}/v1/custom-fields",
                 json={"key": key, "label": "Cỡ giày", "type": "single_select", "options": ["38", "39", "40"]},

@@ -32,7 +32,7 @@ async def create(client: httpx.AsyncClient, stack: Stack, body: dict[str, Any], 
 
 class TestContactSlice:
     async def test_created_at_the_gateway_read_back_intact_and_followed_downstream(self, stack: Stack) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             r = await create(client, stack, KHAI)
             assert r.status_code == 201, r.text
             created = r.json()
@@ -70,7 +70,7 @@ class TestContactSlice:
 
     async def test_idempotency_key_replays_the_first_result(self, stack: Stack) -> None:
         key = uuid.uuid4().hex
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             first = await create(client, stack, KHAI, **{"Idempotency-Key": key})
             second = await create(client, stack, KHAI, **{"Idempotency-Key": key})
         assert (first.status_code, second.status_code) == (201, 200)
@@ -79,21 +79,21 @@ class TestContactSlice:
 
     async def test_bad_input_is_problem_json_naming_the_field(self, stack: Stack) -> None:
         body = {**KHAI, "phones": [{"number": "12"}], "emails": [{"address": "not-an-email"}]}
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             r = await create(client, stack, body)
         assert r.status_code == 422
         assert r.headers["content-type"] == "application/problem+json"
         assert {e["field"] for e in r.json()["errors"]} == {"phones[0].number", "emails[0].address"}
 
     async def test_unknown_contact_is_404_problem(self, stack: Stack) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             r = await client.get(f"{stack.gateway}/v1/contacts/{uuid.uuid4().hex}")
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
 
 class TestOperations:
     async def test_every_process_reports_health_readiness_and_metrics(self, stack: Stack) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             for base in (stack.gateway, stack.contacts, stack.identity, stack.consent, stack.analytics):
                 assert (await client.get(f"{base}/health")).json()["status"] == "ok"
                 assert (await client.get(f"{base}/ready")).status_code == 200
@@ -105,7 +105,7 @@ class TestOperations:
     async def test_a_service_that_is_down_is_503_at_once_and_back_after_restart(self, stack: Stack) -> None:
         assert stack.services("stop", "contacts").returncode == 0
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with stack.client() as client:
                 started = time.perf_counter()
                 r = await client.get(f"{stack.gateway}/v1/contacts/{uuid.uuid4().hex}")
                 elapsed = time.perf_counter() - started
@@ -115,7 +115,7 @@ class TestOperations:
         finally:
             restarted = stack.services("start", "contacts")
             assert restarted.returncode == 0, restarted.stderr
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with stack.client() as client:
             r = await create(client, stack, KHAI)
             assert r.status_code == 201
 

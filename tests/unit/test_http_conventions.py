@@ -59,8 +59,15 @@ class TestSettings:
         with pytest.raises(ValidationError, match="CRM_SECRET_KEY"):
             ServiceSettings(environment="production")
 
+    def test_short_secret_is_refused_in_production(self) -> None:
+        with pytest.raises(ValidationError, match="32 characters"):
+            ServiceSettings(environment="production", secret_key="short")  # type: ignore[arg-type]
+
     def test_default_secret_is_accepted_locally(self) -> None:
         assert ServiceSettings(environment="local").environment == "local"
 
     def test_real_secret_is_accepted_in_production(self) -> None:
-        assert ServiceSettings(environment="production", secret_key="s3cr3t-from-vault").environment == "production"  # type: ignore[arg-type]
+        assert (
+            ServiceSettings(environment="production", secret_key="s3cr3t-from-the-vault-0123456789abcdef").environment
+            == "production"
+        )  # type: ignore[arg-type]

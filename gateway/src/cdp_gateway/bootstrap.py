@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import httpx
 from cdp_common.app import ServiceRuntime, create_app
+from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.topics import IDENTITY_RECORDS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
-from cdp_gateway import configuration, contacts
+from cdp_gateway import access, configuration, contacts, ingestion
+from cdp_gateway.auth import AuthStore, RateLimiter
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream
 
@@ -19,7 +22,10 @@ DESCRIPTION = (
 
 def build(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    runtime = ServiceRuntime(settings=settings, broker=None)
+    broker = make_broker(settings.kafka_bootstrap, "cdp-gateway", description=DESCRIPTION)
+    for topic in (INTERACTION_EVENTS, IDENTITY_RECORDS):
+        broker.publisher(topic.name, title=f"gateway -> {topic.name}", description="POST /v1/events")
+    runtime = ServiceRuntime(settings=settings, broker=broker)
 
     async def start(rt: ServiceRuntime) -> None:
         client = httpx.AsyncClient(
@@ -27,6 +33,12 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
         app.state.http = client
+        app.state.auth = AuthStore(rt.db, settings.secret_key.get_secret_value())
+        await app.state.auth.ensure_admin(
+            settings.bootstrap_admin_username, settings.bootstrap_admin_password.get_secret_value()
+        )
+        app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        app.state.publisher = EventPublisher(broker)
         app.state.upstreams = {
             "contacts": Upstream("contacts", settings.contacts_url, client),
             "identity": Upstream("identity", settings.identity_url, client),
@@ -43,8 +55,7 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         runtime,
         title=TITLE,
         description=DESCRIPTION,
-        routers=[contacts.router, configuration.router],
+        routers=[access.router, contacts.router, configuration.router, ingestion.router],
         on_startup=[start],
-        uses_store=False,
     )
     return app

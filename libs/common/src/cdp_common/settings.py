@@ -49,4 +49,6 @@ class ServiceSettings(BaseSettings):
                     raise ValueError(
                         f"CRM_{name.upper()} is still the local default; set a real secret for {self.environment}"
                     )
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("CRM_SECRET_KEY must be at least 32 characters outside local and test")
         return self
