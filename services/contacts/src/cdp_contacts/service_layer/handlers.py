@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -123,8 +125,9 @@ async def mutate(
     *,
     create_missing: Callable[[], Contact] | None = None,
 ) -> tuple[Contact, T]:
-    """Load, change, save atomically with the recorded events; on a concurrent change, reload and apply again."""
-    for _ in range(8):
+    """Load, change, save atomically with the recorded events; on a concurrent change, reload and apply again
+    (with a growing random pause, so many writers of one hot contact all get through)."""
+    for attempt in range(50):
         contact = await deps.repo.get(contact_id)
         if contact is not None and contact.status == "merged" and contact.merged_into:
             contact_id = contact.merged_into
@@ -141,6 +144,7 @@ async def mutate(
             else:
                 await deps.repo.save(contact, deps.topic)
         except (ConcurrentChange, ContactAlreadyExists):
+            await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 20)))  # noqa: S311 (jitter, not security)
             continue
         await publish_pending(contact.id, deps)
         return contact, result
