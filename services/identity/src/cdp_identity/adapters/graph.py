@@ -1,56 +1,230 @@
-"""The identity graph in the identity service's own database: source records and the persons they belong to.
-
-A source record's `_id` is "<source>:<record id in that source>", so re-delivering the same record is an upsert of
-the same document, never a second record.
-"""
+"""The identity graph in the identity service's own database. Every read on the matching path is by `_id`
+(docs/store-contract.md): records by record key, persons by person id, candidates through blocking-key documents,
+identifier claims (the serialisation point that keeps two replicas from creating one person twice)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from cdp_common.events import utcnow
 from cdp_common.store import Document
-from pymongo import ASCENDING
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from cdp_identity.domain.normalise import Profile
+from cdp_identity.domain.scoring import Frequencies, MatchingConfig
+
+
+def profile_doc(p: Profile) -> dict[str, Any]:
+    return {
+        "name_exact": sorted(p.name_exact),
+        "name_folded": sorted(p.name_folded),
+        "birth_date": p.birth_date.isoformat() if p.birth_date else None,
+        "emails": sorted(p.emails),
+        "phones": sorted(p.phones),
+        "verified_emails": sorted(p.verified_emails),
+        "verified_phones": sorted(p.verified_phones),
+        "external_ids": p.external_ids,
+        "city": p.city,
+    }
+
+
+def profile_from(key: str, source: str, d: dict[str, Any]) -> Profile:
+    return Profile(
+        key,
+        source,
+        frozenset(d["name_exact"]),
+        frozenset(d["name_folded"]),
+        date.fromisoformat(d["birth_date"]) if d.get("birth_date") else None,
+        frozenset(d["emails"]),
+        frozenset(d["phones"]),
+        frozenset(d["verified_emails"]),
+        frozenset(d["verified_phones"]),
+        dict(d.get("external_ids", {})),
+        d.get("city"),
+    )
 
 
 class IdentityGraph:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.records = db["source_records"]
+        self.persons = db["persons"]
+        self.blocks = db["blocks"]
+        self.claims = db["claims"]
+        self.counts = db["token_counts"]
+        self.reviews = db["reviews"]
+        self.merges = db["merges"]
+        self.config = db["matching_config"]
 
     async def ensure_indexes(self) -> None:
-        await self.records.create_index([("person_id", ASCENDING)], name="person_id")
-        await self.records.create_index([("identifiers", ASCENDING)], name="identifiers")
+        """Nothing to declare: every lookup is by `_id`."""
 
-    async def link_record(
+    # --------------------------------------------------------------------------------------------- config
+    async def matching_config(self) -> MatchingConfig:
+        doc = await self.config.find_one({"_id": "current"})
+        return MatchingConfig.from_doc(doc) if doc else MatchingConfig()
+
+    async def save_config(self, cfg: MatchingConfig, expected_version: int, by: str) -> bool:
+        result = await self.config.update_one(
+            {"_id": "current", "version": expected_version}, {"$set": {**cfg.to_doc(), "by": by, "at": utcnow()}}
+        )
+        if (
+            result.matched_count == 0
+            and expected_version == 1
+            and await self.config.find_one({"_id": "current"}) is None
+        ):
+            try:
+                await self.config.insert_one({"_id": "current", **cfg.to_doc(), "by": by, "at": utcnow()})
+                return True
+            except DuplicateKeyError:
+                return False
+        return result.matched_count == 1
+
+    # ---------------------------------------------------------------------------------------------- reads
+    async def record(self, key: str) -> Document | None:
+        return await self.records.find_one({"_id": key})
+
+    async def person(self, person_id: str) -> Document | None:
+        return await self.persons.find_one({"_id": person_id})
+
+    async def resolve(self, person_id: str) -> str:
+        """Follow merge redirects to the person that stands today."""
+        for _ in range(10):
+            p = await self.person(person_id)
+            if p is None or not p.get("merged_into"):
+                return person_id
+            person_id = p["merged_into"]
+        return person_id
+
+    async def candidates(self, blocking_keys: list[str], limit: int = 50) -> list[str]:
+        docs = [d async for d in self.blocks.find({"_id": {"$in": blocking_keys}})]
+        persons: list[str] = []
+        for d in docs:
+            for pid in d.get("persons", [])[-limit:]:
+                if pid not in persons:
+                    persons.append(pid)
+        resolved: list[str] = []
+        for pid in persons[: limit * 2]:
+            r = await self.resolve(pid)
+            if r not in resolved:
+                resolved.append(r)
+        return resolved[:limit]
+
+    async def profiles_of(self, person_id: str, limit: int = 20) -> list[Profile]:
+        p = await self.person(person_id)
+        if p is None:
+            return []
+        keys = p.get("records", [])[-limit:]
+        return [
+            profile_from(d["_id"], d["source"], d["profile"]) async for d in self.records.find({"_id": {"$in": keys}})
+        ]
+
+    async def frequencies(self, profile: Profile) -> Frequencies:
+        ids = [f"tok:{t}" for t in profile.name_folded] + ["total"]
+        counts = {d["_id"]: d["n"] async for d in self.counts.find({"_id": {"$in": ids}})}
+        total = max(counts.get("total", 0), 1)
+        # smoothing: an unseen token counts as seen once; tiny stores fall back to prior name shares
+        share = {t: max(counts.get(f"tok:{t}", 0), 1) / max(total, 100) for t in profile.name_folded}
+        idents = profile.strong_identifiers()
+        sharers = {d["_id"]: len(d.get("persons", [])) async for d in self.blocks.find({"_id": {"$in": idents}})}
+        return Frequencies(share, sharers)
+
+    # --------------------------------------------------------------------------------------------- writes
+    async def claim(self, identifier: str, person_id: str) -> str:
+        """The person that owns this identifier: ours if we are first. One atomic upsert per identifier."""
+        for _ in range(3):
+            try:
+                doc = await self.claims.find_one_and_update(
+                    {"_id": identifier},
+                    {"$setOnInsert": {"person_id": person_id, "at": utcnow()}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+                return str(doc["person_id"]) if doc else person_id
+            except DuplicateKeyError:
+                continue  # a concurrent upsert won the insert; read its owner on the next pass
+        doc = await self.claims.find_one({"_id": identifier})
+        return str(doc["person_id"]) if doc else person_id
+
+    async def link(
         self,
-        *,
-        source: str,
-        record_id: str,
+        profile: Profile,
         person_id: str,
-        identifiers: list[str],
         attributes: dict[str, Any],
         observed_at: datetime,
-        rule: str,
-        event_id: str,
+        link: dict[str, Any],
+        new_person: bool,
     ) -> None:
+        """Idempotent: re-linking the same record to the same person changes nothing."""
+        existing = await self.records.find_one({"_id": profile.key}, {"person_id": 1})
         await self.records.update_one(
-            {"_id": f"{source}:{record_id}"},
+            {"_id": profile.key},
             {
                 "$set": {
-                    "source": source,
-                    "record_id": record_id,
-                    "identifiers": identifiers,
+                    "source": profile.source,
+                    "profile": profile_doc(profile),
                     "attributes": attributes,
                     "observed_at": observed_at,
-                },
-                "$setOnInsert": {
                     "person_id": person_id,
-                    "link": {"rule": rule, "event_id": event_id, "linked_at": observed_at},
+                    "link": link,
                 },
             },
             upsert=True,
         )
+        if new_person:
+            await self.persons.update_one(
+                {"_id": person_id}, {"$setOnInsert": {"created_at": utcnow(), "merged_into": None}}, upsert=True
+            )
+        await self.persons.update_one({"_id": person_id}, {"$addToSet": {"records": profile.key}}, upsert=True)
+        for key in profile.blocking_keys():
+            await self.blocks.update_one({"_id": key}, {"$addToSet": {"persons": person_id}}, upsert=True)
+        if existing is None:
+            await self.counts.update_one({"_id": "total"}, {"$inc": {"n": 1}}, upsert=True)
+            for t in profile.name_folded:
+                await self.counts.update_one({"_id": f"tok:{t}"}, {"$inc": {"n": 1}}, upsert=True)
 
     async def records_of(self, person_id: str) -> list[Document]:
-        return [d async for d in self.records.find({"person_id": person_id}).sort("observed_at", ASCENDING)]
+        p = await self.person(person_id)
+        if p is None:
+            return []
+        return [d async for d in self.records.find({"_id": {"$in": p.get("records", [])}})]
+
+    # ------------------------------------------------------------------------------------ merge and undo
+    async def merge(self, merge_id: str, survivor: str, merged: str, by: str, evidence: list[dict[str, Any]]) -> bool:
+        """Idempotent by merge id. The merged person keeps its record list (to undo); it redirects to the survivor."""
+        try:
+            moved = (await self.person(merged) or {}).get("records", [])
+            await self.merges.insert_one(
+                {
+                    "_id": merge_id,
+                    "survivor": survivor,
+                    "merged": merged,
+                    "records": moved,
+                    "by": by,
+                    "evidence": evidence,
+                    "at": utcnow(),
+                    "undone": False,
+                }
+            )
+        except DuplicateKeyError:
+            pass
+        m = await self.merges.find_one({"_id": merge_id})
+        assert m is not None
+        await self.persons.update_one({"_id": survivor}, {"$addToSet": {"records": {"$each": m["records"]}}})
+        await self.persons.update_one({"_id": merged}, {"$set": {"merged_into": survivor, "merge_id": merge_id}})
+        await self.records.update_many({"_id": {"$in": m["records"]}}, {"$set": {"person_id": survivor}})
+        return True
+
+    async def undo_merge(self, merge_id: str, by: str) -> Document | None:
+        m = await self.merges.find_one({"_id": merge_id})
+        if m is None:
+            return None
+        await self.persons.update_one({"_id": m["survivor"]}, {"$pull": {"records": {"$in": m["records"]}}})
+        await self.persons.update_one({"_id": m["merged"]}, {"$set": {"merged_into": None, "merge_id": None}})
+        await self.records.update_many({"_id": {"$in": m["records"]}}, {"$set": {"person_id": m["merged"]}})
+        await self.merges.update_one(
+            {"_id": merge_id}, {"$set": {"undone": True, "undone_by": by, "undone_at": utcnow()}}
+        )
+        return m

@@ -1,0 +1,200 @@
+"""Matching against the real store and broker: reordered and unaccented Vietnamese names with a phone in another
+format join one person with explained evidence; conflicts and bridges go to review; a merge and its undo move
+records back exactly; two consumers of one group working through many duplicates at once create one person each."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from cdp_common.contracts import REGISTRY
+from cdp_common.contracts.identity import SourceAttributes, SourceRecordObserved
+from cdp_common.events import EventEnvelope, make_event
+from cdp_common.messaging import EventConsumer, Inbox, make_broker, subscribe
+from cdp_common.store import Document
+from cdp_identity.adapters.graph import IdentityGraph
+from cdp_identity.service_layer.matching import handle_observed, merge_persons
+from pymongo.asynchronous.database import AsyncDatabase
+
+from bench.people import person, phone_as_typed
+from tests.support.infra import Infra
+from tests.support.kafka import eventually, private_topics, produce
+
+pytestmark = pytest.mark.integration
+T = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[EventEnvelope] = []
+
+    async def publish(self, topic: str, event: EventEnvelope) -> None:
+        self.events.append(event)
+
+    async def publish_many(self, items: list[tuple[str, EventEnvelope]]) -> None:
+        self.events += [e for _, e in items]
+
+
+def observed(source: str, rid: str, **attrs: Any) -> tuple[EventEnvelope, SourceRecordObserved]:
+    ext = attrs.pop("ext", {})
+    o = SourceRecordObserved(
+        source=source, record_id=rid, observed_at=T, external_ids=ext, attributes=SourceAttributes.model_validate(attrs)
+    )
+    return make_event(
+        source=f"integration/{source}", event_type="identity.record_observed", subject=f"{source}:{rid}", data=o
+    ), o
+
+
+async def feed(graph: IdentityGraph, rec: Recorder, source: str, rid: str, **attrs: Any) -> Any:
+    e, o = observed(source, rid, **attrs)
+    return await handle_observed(e, o, graph, rec)  # type: ignore[arg-type]
+
+
+class TestMatching:
+    async def test_one_person_from_three_channels_with_evidence(self, db: AsyncDatabase[Document]) -> None:
+        graph, rec = IdentityGraph(db), Recorder()
+        a = await feed(
+            graph,
+            rec,
+            "shop-till",
+            "1",
+            full_name="Nguyễn Văn An",
+            phones=["0912 345 678"],
+            birth_date=date(1990, 5, 6),
+        )
+        b = await feed(
+            graph,
+            rec,
+            "ecommerce",
+            "u9",
+            full_name="An Nguyen Van",
+            phones=["+84912345678"],
+            birth_date=date(1990, 5, 6),
+            emails=["an.nguyen+shop@gmail.com"],
+        )
+        c = await feed(graph, rec, "contest", "e3", full_name="Nguyen Van An", emails=["annguyen@gmail.com"])
+        assert a.new_person and not b.new_person and not c.new_person
+        assert a.person_id == b.person_id == c.person_id
+        linked = [e for e in rec.events if e.type == "identity.record_linked"]
+        assert [e.data["new_person"] for e in linked] == [True, False, False]
+        evidence = {x["field"]: x["comparison"] for x in linked[1].data["evidence"]}
+        assert evidence["phone"] == "exact" and evidence["name"] == "accent-folded (token set)"
+        # a redelivered record changes nothing
+        again = await feed(graph, rec, "ecommerce", "u9", full_name="An Nguyen Van", phones=["+84912345678"])
+        assert again.person_id == a.person_id
+        assert len((await graph.person(a.person_id) or {})["records"]) == 3
+
+    async def test_conflicting_customer_numbers_go_to_review(self, db: AsyncDatabase[Document]) -> None:
+        graph, rec = IdentityGraph(db), Recorder()
+        first = await feed(
+            graph,
+            rec,
+            "pos",
+            "1",
+            full_name="Lý Thị Mai",
+            emails=["mai@x.vn"],
+            birth_date=date(1985, 1, 2),
+            ext={"customer_number": "C-1"},
+        )
+        second = await feed(
+            graph,
+            rec,
+            "pos",
+            "2",
+            full_name="Lý Thị Mai",
+            emails=["mai@x.vn"],
+            birth_date=date(1985, 1, 2),
+            ext={"customer_number": "C-2"},
+        )
+        assert second.new_person and second.person_id != first.person_id
+        review = [e for e in rec.events if e.type == "identity.review_needed"]
+        assert review and review[0].data["candidate_person_ids"] == [first.person_id]
+        assert "customer_number" in review[0].data["reason"]
+
+    async def test_junk_values_never_link(self, db: AsyncDatabase[Document]) -> None:
+        graph, rec = IdentityGraph(db), Recorder()
+        a = await feed(
+            graph, rec, "contest", "1", full_name="Phạm Minh Tuấn", emails=["test@test.com"], phones=["0000000000"]
+        )
+        b = await feed(
+            graph, rec, "contest", "2", full_name="Hoàng Thu Trang", emails=["test@test.com"], phones=["0000000000"]
+        )
+        assert a.person_id != b.person_id and b.new_person
+
+    async def test_merge_and_undo_give_back_the_records(self, db: AsyncDatabase[Document]) -> None:
+        graph, rec = IdentityGraph(db), Recorder()
+        a = await feed(graph, rec, "shop", "1", full_name="Bùi Văn Dũng", phones=["0912000111"])
+        b = await feed(graph, rec, "web", "2", full_name="Dung Bui", emails=["dung@x.vn"])
+        assert a.person_id != b.person_id
+        merge_id = await merge_persons(a.person_id, b.person_id, "lan", graph, rec)  # type: ignore[arg-type]
+        assert await graph.resolve(b.person_id) == a.person_id
+        assert sorted((await graph.person(a.person_id) or {})["records"]) == ["shop:1", "web:2"]
+        m = await graph.undo_merge(merge_id, "lan")
+        assert m is not None and await graph.resolve(b.person_id) == b.person_id
+        assert (await graph.person(a.person_id) or {})["records"] == ["shop:1"]
+        assert (await graph.record("web:2") or {})["person_id"] == b.person_id
+
+
+class TestConcurrency:
+    async def test_two_replicas_with_many_duplicates_create_one_person_each(
+        self, infra: Infra, db: AsyncDatabase[Document]
+    ) -> None:
+        """Every true person arrives 4 times from different sources, all at once, on a 6-partition topic read by
+        two consumers of one group: persons created must equal true persons."""
+        (topic, dlq) = await private_topics(infra.kafka_bootstrap, "records", "dlq", partitions=6)
+        rng = random.Random(3)
+        people = [person(rng, i) for i in range(30)]
+        records = []
+        for i, pp in enumerate(people):
+            for k, source in enumerate(("shop-till", "ecommerce", "contest", "support")):
+                e, _ = observed(
+                    source,
+                    f"{i}-{k}",
+                    full_name=pp.full_name,
+                    phones=[phone_as_typed(rng, pp.phone)],
+                    emails=[pp.email] if k % 2 else [],
+                    birth_date=pp.birth_date,
+                )
+                records.append((e.key(), e.model_dump_json().encode()))
+        rng.shuffle(records)
+        graph, rec = IdentityGraph(db), Recorder()
+        group = f"identity-{uuid.uuid4().hex[:6]}"
+        brokers = []
+        for _ in range(2):
+            broker = make_broker(infra.kafka_bootstrap, "test")
+
+            async def on_observed(event: EventEnvelope, payload: Any) -> None:
+                await handle_observed(event, payload, graph, rec)  # type: ignore[arg-type]
+
+            consumer = EventConsumer(
+                group_id=group,
+                dead_letter_topic=dlq,
+                registry=REGISTRY,
+                inbox=Inbox(lambda: db, group),
+                publisher_broker=broker,
+                handlers={"identity.record_observed": on_observed},
+                retry_backoff_seconds=0.1,
+            )
+            subscribe(broker, topic, consumer, title="t", description="d")
+            brokers.append(broker)
+        await asyncio.gather(*(b.start() for b in brokers))
+        try:
+            await produce(infra.kafka_bootstrap, topic, records)
+
+            async def all_linked() -> bool:
+                return await db.source_records.count_documents({}) == len(records)
+
+            await eventually(all_linked, timeout_s=120)
+        finally:
+            for b in brokers:
+                await b.stop()
+        persons = {await graph.resolve(d["person_id"]) async for d in db.source_records.find({})}
+        by_person: dict[str, set[str]] = {}
+        async for d in db.source_records.find({}):
+            by_person.setdefault(await graph.resolve(d["person_id"]), set()).add(d["_id"].split(":")[1].split("-")[0])
+        assert len(persons) == len(people), f"{len(persons)} persons for {len(people)} people"
+        assert all(len(v) == 1 for v in by_person.values())  # no person holds records of two people
