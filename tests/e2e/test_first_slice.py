@@ -56,7 +56,8 @@ class TestContactSlice:
                 return s.json() if s.status_code == 200 else None
 
             linked = await eventually(person)
-            assert linked["records"][0]["identifiers"] == ["email:minhkhai.nguyen@example.vn", "phone:+84912345678"]
+            assert linked["records"][0]["identifiers"] == ["minhkhai.nguyen@example.vn", "+84912345678"]
+            assert linked["records"][0]["link"]["rule"] in ("new_person", "probabilistic")
             ledger = await eventually(subject)
             assert ledger["reachable_channels"] == ["email", "sms", "phone"] and ledger["statements"] == []
 

@@ -117,3 +117,9 @@ class TestDecision:
         conflicted = Score(CFG.link_threshold + 5, [], "probabilistic", conflict="different pos:customer_number")
         d = decide(rec, [("p1", conflicted)], CFG)  # type: ignore[arg-type]
         assert d.new_person and d.review_candidates[0][0] == "p1"
+
+
+def test_a_name_alone_never_links() -> None:
+    a, b = p("x:1", "Tôn Nữ Thị Quỳnh Giao"), p("y:1", "Tôn Nữ Thị Quỳnh Giao", phones=["0912345678"])
+    s = compare(a, b, CFG, Frequencies({}, {}))  # type: ignore[arg-type]
+    assert s.total < CFG.link_threshold

@@ -22,6 +22,7 @@ class MatchingConfig:
     version: int = 1
     link_threshold: float = 12.0  # above: link automatically
     review_threshold: float = 5.0  # between: a person reviews it
+    name_weight_cap: float = 8.0
     m: dict[str, float] = field(
         default_factory=lambda: {
             "email": 0.9,
@@ -147,12 +148,14 @@ def compare(a: Profile, b: Profile, cfg: MatchingConfig, freq: Frequencies) -> S
             else:
                 ev.append(Evidence(kind, "disagree", cfg.disagree[kind]))
     if a.name_folded and b.name_folded:
+        # a name alone never links: however rare, its weight stays below the link threshold
+        cap = cfg.name_weight_cap
         if a.name_exact == b.name_exact:
-            ev.append(Evidence("name", "exact (token set)", w(cfg.m["name_exact"], freq.name_u(a.name_folded))))
+            weight = min(cap, w(cfg.m["name_exact"], freq.name_u(a.name_folded)))
+            ev.append(Evidence("name", "exact (token set)", weight))
         elif a.name_folded == b.name_folded:
-            ev.append(
-                Evidence("name", "accent-folded (token set)", w(cfg.m["name_folded"], freq.name_u(a.name_folded)) - 1.0)
-            )
+            weight = min(cap - 1.0, w(cfg.m["name_folded"], freq.name_u(a.name_folded)) - 1.0)
+            ev.append(Evidence("name", "accent-folded (token set)", weight))
         else:
             sim = JaroWinkler.similarity(" ".join(sorted(a.name_folded)), " ".join(sorted(b.name_folded)))
             if sim >= 0.92:

@@ -33,9 +33,14 @@ async def read_person(person_id: Id, request: Request) -> dict[str, Any]:
     records = await graph.records_of(current)
     if not records and await graph.person(current) is None:
         raise Problem(404, "Person not found", f"no person with id {person_id}")
+    merges = [
+        {"merge_id": m["_id"], "merged_id": m["merged"], "by": m["by"], "at": m["at"], "evidence": m["evidence"]}
+        async for m in graph.merges.find({"survivor": current, "undone": False})
+    ]
     return {
         "person_id": current,
         "redirected_from": person_id if current != person_id else None,
+        "merges": merges,
         "records": [
             {
                 "source": r["source"],
