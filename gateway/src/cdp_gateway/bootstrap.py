@@ -8,7 +8,7 @@ from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.topics import IDENTITY_RECORDS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
-from cdp_gateway import access, configuration, contacts, identity, ingestion
+from cdp_gateway import access, configuration, consent, contacts, identity, ingestion
 from cdp_gateway.auth import AuthStore, RateLimiter
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream
@@ -55,7 +55,14 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         runtime,
         title=TITLE,
         description=DESCRIPTION,
-        routers=[access.router, contacts.router, configuration.router, identity.router, ingestion.router],
+        routers=[
+            access.router,
+            contacts.router,
+            configuration.router,
+            consent.router,
+            identity.router,
+            ingestion.router,
+        ],
         on_startup=[start],
     )
     return app

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from cdp_common.app import ServiceRuntime, consume, create_app
-from cdp_common.messaging import make_broker
+from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import CONTACT_EVENTS
+from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS
 from fastapi import FastAPI
 
 from cdp_consent.adapters.subjects import ConsentSubjects
@@ -40,8 +40,16 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
         description="New contacts become consent subjects with their reachable channels.",
     )
 
+    publisher = EventPublisher(broker)
+    broker.publisher(
+        CONSENT_EVENTS.name,
+        title="consent events",
+        description="consent.statement_recorded, consent.changed; key = person id",
+    )
+
     async def start(rt: ServiceRuntime) -> None:
         app.state.subjects = ConsentSubjects(rt.db)
+        app.state.publisher = publisher
 
     app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router], on_startup=[start])
     return app

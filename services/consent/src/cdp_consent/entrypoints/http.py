@@ -1,27 +1,87 @@
+"""The consent service's internal API: the ledger, the check API (single and batch), suppressions."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+from cdp_common.contracts.consent import Channel, Purpose, StatementIn
+from cdp_common.events import utcnow
 from cdp_common.problems import Problem
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_consent.adapters.subjects import ConsentSubjects
+from cdp_consent.service_layer import ledger
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
+PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-@router.get("/subjects/{person_id}", summary="What the ledger knows of a person: reachable channels, statements")
-async def read_subject(
-    person_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
-) -> dict[str, Any]:
-    subjects: ConsentSubjects = request.app.state.subjects
-    doc = await subjects.get(person_id)
+def subjects_of(request: Request) -> ConsentSubjects:
+    s: ConsentSubjects = request.app.state.subjects
+    return s
+
+
+@router.get("/subjects/{person_id}", summary="Every statement about a person, with its proof, and the effective state")
+async def read_subject(person_id: PersonId, request: Request) -> dict[str, Any]:
+    doc = await subjects_of(request).get(person_id)
     if doc is None:
         raise Problem(404, "Subject not found", f"the consent ledger knows no person {person_id}")
     return {
         "person_id": doc["_id"],
         "reachable_channels": doc.get("reachable_channels", []),
         "preferred_channel": doc.get("preferred_channel"),
-        "statements": doc.get("statements", []),
+        "effective": doc.get("effective", {}),
+        "statements": sorted(doc.get("statements", []), key=lambda s: s["event_time"], reverse=True),
         "registered_at": doc["registered_at"],
     }
+
+
+@router.post("/statements", status_code=201, summary="Record a consent statement (kept forever, never edited)")
+async def post_statement(body: StatementIn, request: Request) -> dict[str, Any]:
+    r = await ledger.record_statement(body, subjects_of(request), request.app.state.publisher)
+    return {"statement_id": r.statement_id, "duplicate": r.duplicate, "effective": r.effective, "changed": r.changed}
+
+
+@router.get("/check", summary="May we contact this person on this channel for this purpose now? With the reason")
+async def check_one(
+    request: Request,
+    person_id: Annotated[str, Query(min_length=1, max_length=64)],
+    channel: Channel,
+    purpose: Purpose,
+) -> dict[str, Any]:
+    return (await ledger.check([person_id], channel, purpose, subjects_of(request)))[0]
+
+
+class BatchCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Channel
+    purpose: Purpose
+    person_ids: list[str] = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/check-batch", summary="The check for a campaign audience (up to 100,000 persons)")
+async def check_batch(body: BatchCheck, request: Request) -> dict[str, Any]:
+    results = await ledger.check(body.person_ids, body.channel, body.purpose, subjects_of(request))
+    return {"allowed": sum(r["allowed"] for r in results), "total": len(results), "results": results}
+
+
+class SuppressionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=3, max_length=500, examples=["asked not to be contacted", "email bounced"])
+
+
+@router.put("/suppressions/{person_id}", summary="Do not contact this person at all (overrides every consent)")
+async def suppress(
+    person_id: PersonId,
+    body: SuppressionIn,
+    request: Request,
+    x_actor: Annotated[str, Header(max_length=100)] = "staff",
+) -> dict[str, Any]:
+    await subjects_of(request).suppress(person_id, body.reason, x_actor, utcnow())
+    return {"person_id": person_id, "suppressed": True}
+
+
+@router.delete("/suppressions/{person_id}", status_code=204, summary="Lift a suppression")
+async def unsuppress(person_id: PersonId, request: Request) -> None:
+    await subjects_of(request).unsuppress(person_id)

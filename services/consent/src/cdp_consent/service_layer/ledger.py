@@ -1,0 +1,138 @@
+"""Recording statements and answering "may we contact P on channel C for purpose U now?"."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cdp_common.contracts.consent import ConsentChanged, StatementIn, StatementRecorded
+from cdp_common.events import make_event, utcnow
+from cdp_common.messaging import EventPublisher
+from cdp_common.topics import CONSENT_EVENTS
+
+from cdp_consent.adapters.subjects import ConsentSubjects
+from cdp_consent.domain.policy import ConsentPolicy, effective
+
+NS = uuid.UUID("a3c1f0de-6f0e-4b8e-9a7d-3d5e2b1c9f40")
+SOURCE = "cdp/consent"
+DEFAULT_POLICY = ConsentPolicy()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    statement_id: str
+    duplicate: bool
+    effective: dict[str, Any]
+    changed: bool
+
+
+async def record_statement(
+    s: StatementIn, subjects: ConsentSubjects, publisher: EventPublisher, policy: ConsentPolicy = DEFAULT_POLICY
+) -> Recorded:
+    sid = uuid.uuid5(NS, f"{s.source}:{s.idempotency_key}").hex if s.idempotency_key else uuid.uuid4().hex
+    now = utcnow()
+    statement = {"id": sid, **s.model_dump(exclude={"idempotency_key", "person_id"}), "received_at": now}
+    statement["proof"] = s.proof.model_dump()
+    added = await subjects.append(s.person_id, statement)
+    doc = await subjects.get(s.person_id)
+    assert doc is not None
+    key = f"{s.channel}:{s.purpose}"
+    eff = effective(doc["statements"], s.channel, s.purpose, now, policy)
+    state = {
+        "status": eff.status,
+        "allowed": eff.allowed,
+        "decided_by": eff.decided_by,
+        "reason": eff.reason,
+        "policy_version": policy.version,
+    }
+    before = (doc.get("effective") or {}).get(key, {})
+    changed = before.get("status") != eff.status or before.get("decided_by") != eff.decided_by
+    events = []
+    if added:
+        events.append(
+            (
+                CONSENT_EVENTS.name,
+                make_event(
+                    source=SOURCE,
+                    event_type="consent.statement_recorded",
+                    subject=s.person_id,
+                    event_id=uuid.uuid5(NS, f"recorded:{sid}").hex,
+                    data=StatementRecorded(
+                        person_id=s.person_id,
+                        statement_id=sid,
+                        channel=s.channel,
+                        purpose=s.purpose,
+                        status=s.status,
+                        source=s.source,
+                        event_time=s.event_time,
+                    ),
+                ),
+            )
+        )
+    if changed and eff.decided_by:
+        events.append(
+            (
+                CONSENT_EVENTS.name,
+                make_event(
+                    source=SOURCE,
+                    event_type="consent.changed",
+                    subject=s.person_id,
+                    event_id=uuid.uuid5(NS, f"changed:{s.person_id}:{key}:{eff.decided_by}").hex,
+                    data=ConsentChanged(
+                        person_id=s.person_id,
+                        channel=s.channel,
+                        purpose=s.purpose,
+                        status=eff.status,  # type: ignore[arg-type]
+                        previous_status=before.get("status"),
+                        decided_by_statement_id=eff.decided_by,
+                        reason=eff.reason,
+                        changed_at=now,
+                    ),
+                ),
+            )
+        )
+    # publish before storing the new effective state: a crash in between republishes (same ids) on a retry
+    if events:
+        await publisher.publish_many(events)
+    if changed:
+        await subjects.set_effective(s.person_id, key, state)
+    return Recorded(sid, not added, state, changed)
+
+
+async def check(
+    person_ids: list[str],
+    channel: str,
+    purpose: str,
+    subjects: ConsentSubjects,
+    policy: ConsentPolicy = DEFAULT_POLICY,
+) -> list[dict[str, Any]]:
+    now = utcnow()
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(person_ids), 1000):
+        chunk = person_ids[i : i + 1000]
+        docs = await subjects.get_many(chunk)
+        blocked = await subjects.suppressed(chunk)
+        for pid in chunk:
+            if pid in blocked:
+                out.append(
+                    {
+                        "person_id": pid,
+                        "allowed": False,
+                        "status": "suppressed",
+                        "decided_by": None,
+                        "reason": f"on the suppression list: {blocked[pid]['reason']}",
+                    }
+                )
+                continue
+            eff = effective((docs.get(pid) or {}).get("statements", []), channel, purpose, now, policy)
+            out.append(
+                {
+                    "person_id": pid,
+                    "allowed": eff.allowed,
+                    "status": eff.status,
+                    "decided_by": eff.decided_by,
+                    "reason": eff.reason,
+                }
+            )
+    return out
