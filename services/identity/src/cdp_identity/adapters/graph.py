@@ -9,7 +9,7 @@ from typing import Any
 
 from cdp_common.events import utcnow
 from cdp_common.store import Document
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -178,12 +178,21 @@ class IdentityGraph:
                 {"_id": person_id}, {"$setOnInsert": {"created_at": utcnow(), "merged_into": None}}, upsert=True
             )
         await self.persons.update_one({"_id": person_id}, {"$addToSet": {"records": profile.key}}, upsert=True)
-        for key in profile.blocking_keys():
-            await self.blocks.update_one({"_id": key}, {"$addToSet": {"persons": person_id}}, upsert=True)
+        # one round trip each for the blocking keys and the token counts
+        block_updates = [
+            UpdateOne({"_id": key}, {"$addToSet": {"persons": person_id}}, upsert=True)
+            for key in profile.blocking_keys()
+        ]
+        if block_updates:
+            await self.blocks.bulk_write(block_updates, ordered=False)
         if existing is None:
-            await self.counts.update_one({"_id": "total"}, {"$inc": {"n": 1}}, upsert=True)
-            for t in profile.name_folded:
-                await self.counts.update_one({"_id": f"tok:{t}"}, {"$inc": {"n": 1}}, upsert=True)
+            await self.counts.bulk_write(
+                [
+                    UpdateOne({"_id": k}, {"$inc": {"n": 1}}, upsert=True)
+                    for k in ["total", *(f"tok:{t}" for t in profile.name_folded)]
+                ],
+                ordered=False,
+            )
 
     async def records_of(self, person_id: str) -> list[Document]:
         p = await self.person(person_id)
