@@ -54,21 +54,50 @@ def profile_from_observation(o: SourceRecordObserved) -> Profile:
     )
 
 
+def person_view(profile: Profile, others: list[Profile]) -> Profile:
+    """One candidate person seen as a whole: the union of its records' identifiers, with the name and birth date
+    of the record that agrees best with the new one. A record with only an email then still meets the person whose
+    other record holds that email next to the phone and name."""
+
+    def overlap(o: Profile) -> tuple[int, int]:
+        return (len(o.name_folded & profile.name_folded), int(o.birth_date == profile.birth_date))
+
+    best_name = max(others, key=overlap)
+    births = [o.birth_date for o in others if o.birth_date]
+    birth = (
+        profile.birth_date
+        if profile.birth_date in births
+        else (best_name.birth_date or (births[0] if births else None))
+    )
+    external: dict[str, str] = {}
+    for o in others:
+        external.update(o.external_ids)
+    return Profile(
+        key=others[0].key,
+        source=others[0].source,
+        name_exact=best_name.name_exact,
+        name_folded=best_name.name_folded,
+        birth_date=birth,
+        emails=frozenset().union(*(o.emails for o in others)),
+        phones=frozenset().union(*(o.phones for o in others)),
+        verified_emails=frozenset().union(*(o.verified_emails for o in others)),
+        verified_phones=frozenset().union(*(o.verified_phones for o in others)),
+        external_ids=external,
+        city=best_name.city,
+    )
+
+
 async def score_candidates(profile: Profile, graph: IdentityGraph, cfg: MatchingConfig) -> list[tuple[str, Score]]:
     freq = await graph.frequencies(profile)
     scored: list[tuple[str, Score]] = []
     for pid in await graph.candidates(profile.blocking_keys()):
-        best: Score | None = None
-        conflict: str | None = None
-        for other in await graph.profiles_of(pid):
-            if other.key == profile.key:
-                continue
-            s = compare(profile, other, cfg, freq)
-            conflict = conflict or s.conflict
-            if best is None or s.total > best.total:
-                best = s
-        if best is not None:
-            scored.append((pid, Score(best.total, best.evidence, best.rule, conflict)))
+        others = [o for o in await graph.profiles_of(pid) if o.key != profile.key]
+        if not others:
+            continue
+        # merge protection looks at every record: one conflicting record is enough to keep a person apart
+        conflict = next((s.conflict for o in others if (s := compare(profile, o, cfg, freq)).conflict), None)
+        whole = compare(profile, person_view(profile, others), cfg, freq)
+        scored.append((pid, Score(whole.total, whole.evidence, whole.rule, conflict)))
     return sorted(scored, key=lambda x: -x[1].total)
 
 
