@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from cdp_contacts.adapters.repository import SORTS, SearchQuery
+from cdp_contacts.domain.model import Contact
 from cdp_contacts.domain.survivorship import ALL_FIELDS
 from cdp_contacts.service_layer import bulk, handlers
 from cdp_contacts.service_layer.mapping import to_out, values_of
@@ -56,6 +57,14 @@ def invalid(e: handlers.InvalidInput) -> Problem:
 
 def not_found(contact_id: str) -> Problem:
     return Problem(404, "Contact not found", f"no contact with id {contact_id}")
+
+
+async def existing(contact_id: str, deps: handlers.Deps) -> Contact:
+    """The contact (or the survivor it was merged into), else 404."""
+    contact = await handlers.get_contact(contact_id, deps)
+    if contact is None:
+        raise not_found(contact_id)
+    return contact
 
 
 @router.post("", status_code=201, response_model=CreatedOut, summary="Create a contact (golden record)")
@@ -258,9 +267,7 @@ async def stale_contacts(deps: Deps, limit: Annotated[int, Query(ge=1, le=500)] 
     "/{contact_id}", response_model=ContactOut, summary="Read one contact (an absorbed id answers with its survivor)"
 )
 async def read_contact(contact_id: ContactId, deps: Deps) -> ContactOut:
-    contact = await handlers.get_contact(contact_id, deps)
-    if contact is None:
-        raise not_found(contact_id)
+    contact = await existing(contact_id, deps)
     return to_out(contact, utcnow())
 
 
@@ -308,9 +315,7 @@ async def put_lifecycle(
 
 @router.get("/{contact_id}/lifecycle/history", response_model=list[HistoryEntry], summary="Every stage change")
 async def lifecycle_history(contact_id: ContactId, deps: Deps) -> list[HistoryEntry]:
-    contact = await handlers.get_contact(contact_id, deps)
-    if contact is None:
-        raise not_found(contact_id)
+    contact = await existing(contact_id, deps)
     return [HistoryEntry.model_validate(h) for h in reversed(contact.lifecycle_history)]
 
 
@@ -329,9 +334,7 @@ async def post_lead_status(
 
 @router.get("/{contact_id}/lead-status/history", response_model=list[HistoryEntry], summary="Every lead status set")
 async def lead_status_history(contact_id: ContactId, deps: Deps) -> list[HistoryEntry]:
-    contact = await handlers.get_contact(contact_id, deps)
-    if contact is None:
-        raise not_found(contact_id)
+    contact = await existing(contact_id, deps)
     return [HistoryEntry.model_validate(h) for h in reversed(contact.lead_status_history)]
 
 
@@ -339,9 +342,7 @@ async def lead_status_history(contact_id: ContactId, deps: Deps) -> list[History
 async def explain_field(contact_id: ContactId, field_path: str, deps: Deps) -> dict[str, Any]:
     if field_path not in ALL_FIELDS:
         raise Problem(404, "Unknown field", f"{field_path} is not a profile field; known: {', '.join(ALL_FIELDS)}")
-    contact = await handlers.get_contact(contact_id, deps)
-    if contact is None:
-        raise not_found(contact_id)
+    contact = await existing(contact_id, deps)
     return contact.explain(field_path, await deps.config.policy())
 
 
@@ -355,9 +356,7 @@ async def timeline(
 ) -> TimelinePage:
     from cdp_contacts.adapters.repository import decode_cursor, encode_cursor
 
-    contact = await handlers.get_contact(contact_id, deps)
-    if contact is None:
-        raise not_found(contact_id)
+    contact = await existing(contact_id, deps)
     after = None
     if cursor:
         try:
@@ -375,9 +374,7 @@ async def timeline(
 
 @router.get("/{contact_id}/360", summary="Profile, figures, recent timeline, consent, identity links and scores")
 async def view_360(contact_id: ContactId, deps: Deps) -> dict[str, Any]:
-    contact = await handlers.get_contact(contact_id, deps)
-    if contact is None:
-        raise not_found(contact_id)
+    contact = await existing(contact_id, deps)
     recent = await deps.timeline.page(contact.id, 20)
     views = await deps.views.get(contact.id)
     return {
