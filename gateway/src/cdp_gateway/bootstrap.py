@@ -8,7 +8,7 @@ from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.topics import IDENTITY_RECORDS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
-from cdp_gateway import access, configuration, consent, contacts, identity, ingestion
+from cdp_gateway import access, analytics, configuration, consent, contacts, identity, ingestion
 from cdp_gateway.auth import AuthStore, RateLimiter
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream
@@ -57,6 +57,7 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         routers=[
             access.router,
+            analytics.router,
             contacts.router,
             configuration.router,
             consent.router,

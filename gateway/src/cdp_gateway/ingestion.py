@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1", tags=["ingestion"])
 _NS = uuid.UUID("2d8a4c61-52a4-4f0f-8e53-7b9f3f0c8a21")
 TOPIC_OF: dict[str, str] = {t: INTERACTION_EVENTS.name for t in interactions.EVENT_TYPES}
 TOPIC_OF["identity.record_observed"] = IDENTITY_RECORDS.name
+TOPIC_OF["marketing.spend_recorded"] = INTERACTION_EVENTS.name
 
 
 class EventIn(BaseModel):

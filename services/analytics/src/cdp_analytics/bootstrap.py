@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.contracts import interactions
 from cdp_common.messaging import make_broker
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import CONTACT_EVENTS
+from cdp_common.topics import CONTACT_EVENTS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
 from cdp_analytics.adapters.facts import Facts
@@ -38,6 +39,18 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         {"contact.created": on_contact_created},
         title="analytics <- contact events",
         description="New contacts become facts for acquisition KPIs.",
+    )
+
+    async def on_interaction(event: Any, payload: Any) -> None:
+        await handlers.on_interaction(event, payload, app.state.facts)
+
+    kpi_inputs = [*interactions.EVENT_TYPES, "marketing.spend_recorded"]
+    consume(
+        runtime,
+        INTERACTION_EVENTS,
+        {t: on_interaction for t in kpi_inputs},
+        title="analytics <- interactions",
+        description="Orders, refunds, deals, surveys, email events, leads and spend become KPI facts.",
     )
 
     async def start(rt: ServiceRuntime) -> None:

@@ -40,7 +40,21 @@ class DormancyDetected(BaseModel):
     detected_at: datetime
 
 
+class SpendRecorded(BaseModel):
+    """Marketing or sales spend for a campaign and channel over a period (published on the interactions topic,
+    key: campaign id)."""
+
+    model_config = ConfigDict(extra="forbid")
+    campaign_id: str = Field(min_length=1, max_length=128)
+    channel: str = Field(max_length=64, examples=["facebook-ads", "zalo-oa", "sms"])
+    kind: Literal["marketing", "sales"] = "marketing"
+    amount: float = Field(ge=0)
+    currency: str = Field("VND", pattern=r"^[A-Z]{3}$")
+    occurred_at: datetime = Field(description="When the spend happened (the period it counts in).")
+
+
 EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "marketing.spend_recorded": SpendRecorded,
     "analytics.scores_updated": ScoresUpdated,
     "segment.entered": SegmentMembership,
     "segment.exited": SegmentMembership,

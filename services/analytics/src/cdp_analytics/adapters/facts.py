@@ -35,3 +35,6 @@ class Facts:
             day = doc["at"].date().isoformat()
             counts[day] = counts.get(day, 0) + 1
         return [{"day": d, "count": counts[d]} for d in sorted(counts)]
+
+    async def until(self, end: datetime) -> list[dict[str, Any]]:
+        return [d async for d in self.facts.find({"at": {"$lt": end}})]

@@ -7,6 +7,7 @@ from cdp_common.problems import Problem
 from fastapi import APIRouter, Query, Request
 
 from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.domain.kpis import Period, compute
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -29,4 +30,23 @@ async def new_contacts(
         "to": to,
         "total": sum(d["count"] for d in days),
         "days": days,
+    }
+
+
+@router.get("/kpis", summary="Every KPI for [from, to] with the previous period of equal length beside it")
+async def kpis(
+    request: Request,
+    from_: Annotated[date, Query(alias="from")],
+    to: Annotated[date, Query()],
+) -> dict[str, Any]:
+    if to < from_:
+        raise Problem(422, "Invalid range", "`to` must not be before `from`", errors=[{"field": "to", "in": "query"}])
+    facts: Facts = request.app.state.facts
+    period = Period(datetime.combine(from_, time.min, UTC), datetime.combine(to + timedelta(days=1), time.min, UTC))
+    history = await facts.until(period.end)
+    return {
+        "period": {"from": period.start, "to": period.end},
+        "previous_period": {"from": period.previous().start, "to": period.previous().end},
+        "kpis": compute([f for f in history if f["at"] < period.end], period),
+        "previous": compute([f for f in history if f["at"] < period.start], period.previous()),
     }

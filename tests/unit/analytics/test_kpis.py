@@ -1,0 +1,70 @@
+"""KPI formulas on hand-made facts: each figure equals the textbook formula on inputs counted by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cdp_analytics.domain.kpis import Period, compute
+
+Q1 = Period(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+
+
+def f(kind: str, subject: str, month: int, day: int = 5, year: int = 2026, **v: Any) -> dict[str, Any]:
+    return {"kind": kind, "subject": subject, "at": datetime(year, month, day, tzinfo=UTC), **v}
+
+
+FACTS = [
+    # customers before the period: a (still buying), b (last order 2024: lost), c (bought within the year)
+    f("order.paid", "a", 6, year=2025, amount=100),
+    f("order.paid", "b", 1, year=2024, amount=100),
+    f("order.paid", "c", 5, year=2025, amount=100),
+    # in the period
+    f("order.paid", "a", 2, amount=300, campaign_id="tet"),
+    f("order.paid", "d", 2, amount=500),  # new customer
+    f("order.refunded", "d", 3, amount=100),
+    f("lead.form_submitted", "d", 1, day=2),
+    f("lead.form_submitted", "e", 1),
+    f("deal.won", "d", 1, day=12, amount=500),
+    f("deal.lost", "e", 2, amount=0),
+    f("survey.answered", "a", 2, survey_kind="csat", score=5),
+    f("survey.answered", "d", 2, survey_kind="csat", score=2),
+    f("survey.answered", "a", 3, survey_kind="nps", score=10),
+    f("survey.answered", "c", 3, survey_kind="nps", score=9),
+    f("survey.answered", "d", 3, survey_kind="nps", score=8),
+    f("survey.answered", "e", 3, survey_kind="nps", score=3),
+    f("email.sent", "a", 1, message_id="m1"),
+    f("email.sent", "c", 1, message_id="m2"),
+    f("email.opened", "a", 1, message_id="m1"),
+    f("email.opened", "a", 1, day=6, message_id="m1"),
+    f("email.clicked", "a", 1, message_id="m1"),
+    f("marketing.spend_recorded", "tet", 1, amount=200, spend_kind="marketing"),
+    f("marketing.spend_recorded", "tet", 1, amount=100, spend_kind="sales"),
+]
+
+
+def test_textbook_formulas() -> None:
+    k = compute(FACTS, Q1)
+    assert (k["customers_at_start"], k["new_customers"], k["lost_customers"]) == (3, 1, 1)
+    assert k["retention_rate"]["value"] == 100.0  # (4 - 1) / 3
+    assert k["churn_rate"]["value"] == 33.33  # b is lost
+    assert k["csat"]["value"] == 50.0
+    assert k["nps"]["value"] == 25.0  # 2 promoters, 1 passive, 1 detractor of 4
+    assert k["customer_acquisition_cost"]["value"] == 300.0
+    assert k["cost_per_lead"]["value"] == 100.0
+    assert k["conversion_rate"]["value"] == 50.0 and k["win_rate"]["value"] == 50.0
+    assert k["sales_cycle_days"]["value"] == 10.0
+    assert k["average_order_value"]["value"] == 350.0  # (300 + 500 - 100) / 2
+    assert k["email_open_rate"]["value"] == 50.0 and k["email_click_through_rate"]["value"] == 50.0
+    assert k["marketing_roi"]["value"] == 50.0  # (300 - 200) / 200
+    assert "formula" in k["customer_lifetime_value"] and k["customer_lifetime_value"]["value"] is not None
+
+
+def test_empty_period_has_no_figures_rather_than_zero_divisions() -> None:
+    k = compute([], Q1)
+    assert k["csat"]["value"] is None and k["churn_rate"]["value"] is None
+
+
+def test_previous_period_has_the_same_length() -> None:
+    prev = Q1.previous()
+    assert prev.end == Q1.start and prev.end - prev.start == Q1.end - Q1.start == timedelta(days=90)
