@@ -8,7 +8,7 @@ from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.topics import IDENTITY_RECORDS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
-from cdp_gateway import access, analytics, configuration, consent, contacts, identity, ingestion
+from cdp_gateway import access, analytics, configuration, consent, contacts, identity, ingestion, privacy
 from cdp_gateway.auth import AuthStore, RateLimiter
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream
@@ -63,6 +63,7 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
             consent.router,
             identity.router,
             ingestion.router,
+            privacy.router,
         ],
         on_startup=[start],
     )

@@ -209,3 +209,66 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=25,
     )
+
+
+def privacy_handlers(
+    runtime: ServiceRuntime,
+    erase: Callable[[str], Awaitable[dict[str, int]]],
+    export: Callable[[str], Awaitable[dict[str, Any]]],
+) -> dict[str, Handler]:
+    """Every service answers privacy requests the same way: carry it out on its own data, then say so on the
+    privacy topic (the answer's id derives from the request and the service, so a redelivery answers once).
+    Returns the handlers for the service's one consumer of the privacy topic (`consume`)."""
+    import uuid as _uuid
+
+    from cdp_common.contracts.privacy import PrivacyAnswered, PrivacyRequested
+    from cdp_common.events import make_event, utcnow
+    from cdp_common.messaging import EventPublisher
+    from cdp_common.topics import PRIVACY_REQUESTS
+
+    assert runtime.broker is not None
+    publisher = EventPublisher(runtime.broker)
+    # (PRIVACY_REQUESTS is where the answer goes)
+    service = runtime.settings.service_name
+
+    async def on_requested(event: Any, p: Any) -> None:
+        assert isinstance(p, PrivacyRequested)
+        erased = await erase(p.person_id) if p.kind == "erasure" else {}
+        data = await export(p.person_id) if p.kind == "export" else {}
+        await publisher.publish(
+            PRIVACY_REQUESTS.name,
+            make_event(
+                source=f"cdp/{service}",
+                event_type="privacy.answered",
+                subject=p.person_id,
+                event_id=_uuid.uuid5(_uuid.NAMESPACE_URL, f"{p.request_id}/{service}").hex,
+                data=PrivacyAnswered(
+                    request_id=p.request_id,
+                    kind=p.kind,
+                    person_id=p.person_id,
+                    service=service,
+                    answered_at=utcnow(),
+                    erased=erased,
+                    data=data,
+                ),
+            ),
+        )
+
+    return {"privacy.requested": on_requested}
+
+
+def answer_privacy(
+    runtime: ServiceRuntime,
+    erase: Callable[[str], Awaitable[dict[str, int]]],
+    export: Callable[[str], Awaitable[dict[str, Any]]],
+) -> None:
+    """The privacy topic's one consumer for services that only answer (the consent service also coordinates)."""
+    from cdp_common.topics import PRIVACY_REQUESTS
+
+    consume(
+        runtime,
+        PRIVACY_REQUESTS,
+        privacy_handlers(runtime, erase, export),
+        title=f"{runtime.settings.service_name} <- privacy requests",
+        description="Erase or export this service's data about a person, then answer.",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
 from cdp_common.contracts import interactions
 from cdp_common.messaging import make_broker
 from cdp_common.settings import ServiceSettings
@@ -52,6 +52,14 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         title="analytics <- interactions",
         description="Orders, refunds, deals, surveys, email events, leads and spend become KPI facts.",
     )
+
+    async def erase(person_id: str) -> dict[str, int]:
+        return {"facts": await app.state.facts.erase_subject(person_id)}
+
+    async def export(person_id: str) -> dict[str, Any]:
+        return {"facts": await app.state.facts.of_subject(person_id)}
+
+    answer_privacy(runtime, erase, export)
 
     async def start(rt: ServiceRuntime) -> None:
         app.state.facts = Facts(rt.db)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.app import ServiceRuntime, consume, create_app, privacy_handlers
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS
+from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS, PRIVACY_REQUESTS
 from fastapi import FastAPI
 
 from cdp_consent.adapters.subjects import ConsentSubjects
-from cdp_consent.entrypoints.http import router
-from cdp_consent.service_layer import handlers
+from cdp_consent.entrypoints.http import privacy_router, router
+from cdp_consent.service_layer import handlers, privacy
 
 
 class ConsentSettings(ServiceSettings):
@@ -47,9 +47,29 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
         description="consent.statement_recorded, consent.changed; key = person id",
     )
 
+    async def erase(person_id: str) -> dict[str, int]:
+        return await privacy.erase(person_id, app.state.subjects)
+
+    async def export(person_id: str) -> dict[str, Any]:
+        return await privacy.export(person_id, app.state.subjects)
+
+    async def on_answered(event: Any, payload: Any) -> None:
+        await privacy.on_answered(payload, runtime.db)
+
+    # one consumer of the privacy topic: answer like every service, and keep the report as the coordinator
+    consume(
+        runtime,
+        PRIVACY_REQUESTS,
+        {**privacy_handlers(runtime, erase, export), "privacy.answered": on_answered},
+        title="consent <- privacy requests and answers",
+        description="Carries out privacy requests on the ledger and collects every service's answer.",
+    )
+
     async def start(rt: ServiceRuntime) -> None:
         app.state.subjects = ConsentSubjects(rt.db)
         app.state.publisher = publisher
 
-    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router], on_startup=[start])
+    app = create_app(
+        runtime, title=TITLE, description=DESCRIPTION, routers=[router, privacy_router], on_startup=[start]
+    )
     return app

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
 from cdp_common.contracts import interactions
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
@@ -20,7 +20,7 @@ from cdp_contacts.adapters.timeline import Timeline
 from cdp_contacts.domain.lifecycle import LifecycleRules
 from cdp_contacts.entrypoints import admin
 from cdp_contacts.entrypoints.http import router
-from cdp_contacts.service_layer import followers, handlers
+from cdp_contacts.service_layer import followers, handlers, privacy
 
 log = logging.getLogger("cdp.contacts")
 
@@ -94,6 +94,14 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
         title="contacts <- interactions",
         description="Every interaction joins the timeline once; figures and lifecycle follow.",
     )
+
+    async def erase(person_id: str) -> dict[str, int]:
+        return await privacy.erase(person_id, app.state.deps)
+
+    async def export(person_id: str) -> dict[str, Any]:
+        return await privacy.export(person_id, app.state.deps)
+
+    answer_privacy(runtime, erase, export)
 
     async def start(rt: ServiceRuntime) -> None:
         deps = handlers.Deps(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdp_common.app import ServiceRuntime, consume, create_app
+from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import CONTACT_EVENTS, IDENTITY_EVENTS, IDENTITY_RECORDS
@@ -56,6 +56,16 @@ def build(settings: IdentitySettings | None = None) -> FastAPI:
         title="identity <- source records",
         description="Records from every channel, matched on arrival.",
     )
+
+    async def erase(person_id: str) -> dict[str, int]:
+        graph: IdentityGraph = app.state.graph
+        return await graph.erase_person(person_id)
+
+    async def export(person_id: str) -> dict[str, Any]:
+        graph: IdentityGraph = app.state.graph
+        return await graph.export_person(person_id)
+
+    answer_privacy(runtime, erase, export)
 
     async def start(rt: ServiceRuntime) -> None:
         app.state.graph = IdentityGraph(rt.db)

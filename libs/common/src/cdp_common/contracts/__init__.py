@@ -6,12 +6,12 @@ Kafka), so it lives in the shared package and docs/events.md is generated from i
 
 from __future__ import annotations
 
-from cdp_common.contracts import analytics, consent, contacts, identity, interactions
+from cdp_common.contracts import analytics, consent, contacts, identity, interactions, privacy
 from cdp_common.events import EventTypeRegistry
 
 REGISTRY = EventTypeRegistry()
-for _module in (contacts, interactions, identity, consent, analytics):
+for _module in (contacts, interactions, identity, consent, analytics, privacy):
     for _type, _model in _module.EVENT_TYPES.items():
         REGISTRY.register(_type, _model)
 
-__all__ = ["REGISTRY", "analytics", "consent", "contacts", "identity", "interactions"]
+__all__ = ["REGISTRY", "analytics", "consent", "contacts", "identity", "interactions", "privacy"]

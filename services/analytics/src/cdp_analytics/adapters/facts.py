@@ -38,3 +38,9 @@ class Facts:
 
     async def until(self, end: datetime) -> list[dict[str, Any]]:
         return [d async for d in self.facts.find({"at": {"$lt": end}})]
+
+    async def erase_subject(self, subject: str) -> int:
+        return (await self.facts.delete_many({"subject": subject})).deleted_count
+
+    async def of_subject(self, subject: str) -> list[dict[str, Any]]:
+        return [d async for d in self.facts.find({"subject": subject})]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_consent.adapters.subjects import ConsentSubjects
-from cdp_consent.service_layer import ledger
+from cdp_consent.service_layer import ledger, privacy
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -85,3 +85,37 @@ async def suppress(
 @router.delete("/suppressions/{person_id}", status_code=204, summary="Lift a suppression")
 async def unsuppress(person_id: PersonId, request: Request) -> None:
     await subjects_of(request).unsuppress(person_id)
+
+
+privacy_router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
+
+
+class PrivacyRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(pattern="^(erasure|export)$")
+    person_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+@privacy_router.post(
+    "/requests", status_code=202, summary="Open an erasure or export request (fans out to every service)"
+)
+async def open_request(
+    body: PrivacyRequestIn, request: Request, x_actor: Annotated[str, Header(max_length=100)] = "staff"
+) -> dict[str, Any]:
+    doc = await privacy.open_request(
+        body.kind, body.person_id, x_actor, request.app.state.runtime.db, request.app.state.publisher
+    )
+    return {"request_id": doc["_id"], "status": doc["status"], "services": doc["services"]}
+
+
+@privacy_router.get("/requests/{request_id}", summary="Progress: a report per service; open until all confirmed")
+async def read_request(request_id: PersonId, request: Request) -> dict[str, Any]:
+    db = request.app.state.runtime.db
+    doc = await db["privacy_requests"].find_one({"_id": request_id})
+    if doc is None:
+        raise Problem(404, "Request not found", f"no privacy request {request_id}")
+    out = {"request_id": doc.pop("_id"), **doc}
+    if doc["kind"] == "export" and doc["status"] == "completed":
+        export = await db["privacy_exports"].find_one({"_id": request_id})
+        out["export"] = (export or {}).get("data", {})
+    return out

@@ -55,6 +55,8 @@ def attribute_values(payload: RecordLinked) -> dict[str, Any]:
 
 
 async def on_record_linked(event: EventEnvelope, payload: RecordLinked, deps: Deps) -> None:
+    if await deps.repo.contacts.database["erased"].find_one({"_id": payload.person_id}) is not None:
+        return
     values = attribute_values(payload)
     policy = await deps.config.policy()
     now = utcnow()

@@ -211,6 +211,8 @@ async def get_contact(contact_id: str, deps: Deps) -> Contact | None:
 async def apply_interaction(event: EventEnvelope, payload: Any, deps: Deps) -> None:
     """An interaction joins the timeline once (keyed by event id); figures are recomputed from the timeline, so a
     redelivery can never count twice; the lifecycle advances forward only."""
+    if await deps.repo.contacts.database["erased"].find_one({"_id": payload.contact_id}) is not None:
+        return  # the person asked to be erased: nothing about them is kept again
     contact = await get_contact(payload.contact_id, deps)
     # An interaction for a person not seen yet starts a minimal profile, so nothing is dropped.
     contact_id = payload.contact_id if contact is None else contact.id

@@ -237,3 +237,33 @@ class IdentityGraph:
             {"_id": merge_id}, {"$set": {"undone": True, "undone_by": by, "undone_at": utcnow()}}
         )
         return m
+
+    # ------------------------------------------------------------------------------------------- privacy
+    async def erase_person(self, person_id: str) -> dict[str, int]:
+        records = await self.records_of(person_id)
+        blocking: set[str] = set()
+        for r in records:
+            p = profile_from(r["_id"], r["source"], r["profile"])
+            blocking |= set(p.blocking_keys())
+            for ident in p.strong_identifiers():
+                await self.claims.delete_one({"_id": ident, "person_id": person_id})
+        tokens: list[str] = []
+        for r in records:
+            tokens += [f"tok:{t}" for t in r["profile"]["name_folded"]]
+        # blocking keys and token counts carry names and identifiers in their ids: none may outlive the person
+        for key in blocking:
+            await self.blocks.update_one({"_id": key}, {"$pull": {"persons": person_id}})
+            await self.blocks.delete_one({"_id": key, "persons": {"$size": 0}})
+        for tok in tokens:
+            await self.counts.update_one({"_id": tok}, {"$inc": {"n": -1}})
+            await self.counts.delete_one({"_id": tok, "n": {"$lte": 0}})
+        if records:
+            await self.counts.update_one({"_id": "total"}, {"$inc": {"n": -len(records)}})
+        deleted = 0
+        if records:
+            deleted = (await self.records.delete_many({"_id": {"$in": [r["_id"] for r in records]}})).deleted_count
+        persons = (await self.persons.delete_one({"_id": person_id})).deleted_count
+        return {"source_records": deleted, "persons": persons, "blocking_keys": len(blocking)}
+
+    async def export_person(self, person_id: str) -> dict[str, Any]:
+        return {"person": await self.person(person_id), "records": await self.records_of(person_id)}

@@ -1,0 +1,76 @@
+"""Privacy requests (GDPR and Vietnam's personal data protection rules): the consent service opens them, every
+service carries them out on its own data and answers through Kafka, and the request shows a report per service;
+it stays open until every service confirmed. An export gathers every service's answer into one document."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cdp_common.contracts.privacy import SERVICES_THAT_ANSWER, PrivacyAnswered, PrivacyRequested
+from cdp_common.events import make_event, utcnow
+from cdp_common.messaging import EventPublisher
+from cdp_common.store import Document
+from cdp_common.topics import PRIVACY_REQUESTS
+from pymongo.asynchronous.database import AsyncDatabase
+
+from cdp_consent.adapters.subjects import ConsentSubjects
+
+
+async def open_request(
+    kind: str, person_id: str, by: str, db: AsyncDatabase[Document], publisher: EventPublisher
+) -> dict[str, Any]:
+    request_id = uuid.uuid4().hex
+    now = utcnow()
+    doc = {
+        "_id": request_id,
+        "kind": kind,
+        "person_id": person_id,
+        "by": by,
+        "requested_at": now,
+        "status": "open",
+        "services": {s: {"status": "pending"} for s in SERVICES_THAT_ANSWER},
+    }
+    await db["privacy_requests"].insert_one(doc)
+    await publisher.publish(
+        PRIVACY_REQUESTS.name,
+        make_event(
+            source="cdp/consent",
+            event_type="privacy.requested",
+            subject=person_id,
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"privacy/{request_id}").hex,
+            data=PrivacyRequested(request_id=request_id, kind=kind, person_id=person_id, requested_at=now, by=by),
+        ),
+    )  # type: ignore[arg-type]
+    return doc
+
+
+async def on_answered(a: PrivacyAnswered, db: AsyncDatabase[Document]) -> None:
+    requests = db["privacy_requests"]
+    report: dict[str, Any] = {"status": "done", "answered_at": a.answered_at, "erased": a.erased}
+    await requests.update_one({"_id": a.request_id}, {"$set": {f"services.{a.service}": report}})
+    if a.kind == "export":
+        await db["privacy_exports"].update_one(
+            {"_id": a.request_id}, {"$set": {f"data.{a.service}": a.data}}, upsert=True
+        )
+    doc = await requests.find_one({"_id": a.request_id})
+    if doc and all(s.get("status") == "done" for s in doc["services"].values()) and doc["status"] == "open":
+        await requests.update_one(
+            {"_id": a.request_id, "status": "open"}, {"$set": {"status": "completed", "completed_at": utcnow()}}
+        )
+
+
+async def erase(person_id: str, subjects: ConsentSubjects) -> dict[str, int]:
+    """Statements go; the person stays suppressed (an id and a reason, nothing personal) so nobody re-contacts
+    them from an old list."""
+    deleted = (await subjects.subjects.delete_one({"_id": person_id})).deleted_count
+    await subjects.suppress(person_id, "erased at the person's request", "privacy", utcnow())
+    db = subjects.subjects.database
+    exports = [d["_id"] async for d in db["privacy_requests"].find({"person_id": person_id, "kind": "export"})]
+    if exports:  # earlier exports held the person's data too
+        await db["privacy_exports"].delete_many({"_id": {"$in": exports}})
+    return {"consent_subjects": deleted, "exports": len(exports)}
+
+
+async def export(person_id: str, subjects: ConsentSubjects) -> dict[str, Any]:
+    return {"subject": await subjects.get(person_id)}
