@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from cdp_common.contracts.consent import Channel, Purpose, StatementIn
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from cdp_gateway.auth import Allow, Principal
+from cdp_gateway.auth import Allow
 from cdp_gateway.contacts import ERRORS, actor
+from cdp_gateway.upstream import audited
 
 router = APIRouter(prefix="/v1/consent", tags=["consent"])
 PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -18,10 +19,7 @@ CHECK = [Depends(Allow("admin", "sales", "marketing"))]
 
 
 async def consent(request: Request, method: str, path: str, person_id: str | None = None, **kw: Any) -> Response:
-    principal: Principal = request.state.principal
-    response: Response = await request.app.state.upstreams["consent"].relay(method, path, **kw)
-    await request.app.state.auth.record(principal, method, path, response.status_code, person_id)
-    return response
+    return await audited(request, "consent", method, path, person_id, **kw)
 
 
 @router.get(

@@ -22,7 +22,7 @@ from cdp_common.problems import Problem
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from cdp_gateway.auth import HIDDEN_FIELDS, Allow, Principal, redact
-from cdp_gateway.upstream import Upstream
+from cdp_gateway.upstream import Upstream, audited
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 ContactId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -52,8 +52,7 @@ EXPORT = [Depends(Allow("admin", "sales"))]  # marketing may not export raw pers
 async def personal(request: Request, method: str, path: str, contact_id: str | None = None, **kwargs: Any) -> Response:
     """Relay a call that reads or changes personal data: audit it, and drop the fields the role may not see."""
     principal: Principal = request.state.principal
-    response = await contacts(request).relay(method, path, **kwargs)
-    await request.app.state.auth.record(principal, method, path, response.status_code, contact_id)
+    response = await audited(request, "contacts", method, path, contact_id, **kwargs)
     if response.media_type == "application/json" and response.status_code < 400:
         import json
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from cdp_gateway.auth import Allow, Principal
+from cdp_gateway.auth import Allow
 from cdp_gateway.contacts import ERRORS, actor
+from cdp_gateway.upstream import audited
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -18,10 +19,7 @@ ADMIN = [Depends(Allow("admin"))]
 
 
 async def identity(request: Request, method: str, path: str, **kwargs: Any) -> Response:
-    principal: Principal = request.state.principal
-    response: Response = await request.app.state.upstreams["identity"].relay(method, path, **kwargs)
-    await request.app.state.auth.record(principal, method, path, response.status_code, None)
-    return response
+    return await audited(request, "identity", method, path, **kwargs)
 
 
 @router.get(

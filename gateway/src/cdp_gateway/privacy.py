@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
-from cdp_gateway.auth import Allow, Principal
+from cdp_gateway.auth import Allow
 from cdp_gateway.contacts import ERRORS, actor
+from cdp_gateway.upstream import audited
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 DPO = [Depends(Allow("admin", "support"))]  # who handles data subject requests
@@ -17,14 +18,15 @@ DPO = [Depends(Allow("admin", "support"))]  # who handles data subject requests
     "/requests", status_code=202, summary="Open an erasure or export request", responses=ERRORS, dependencies=DPO
 )
 async def open_request(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
-    principal: Principal = request.state.principal
-    response: Response = await request.app.state.upstreams["consent"].relay(
-        "POST", "/v1/privacy/requests", json=body, headers=actor(request)
+    return await audited(
+        request,
+        "consent",
+        "POST",
+        "/v1/privacy/requests",
+        str(body.get("person_id")),
+        json=body,
+        headers=actor(request),
     )
-    await request.app.state.auth.record(
-        principal, "POST", "/v1/privacy/requests", response.status_code, str(body.get("person_id"))
-    )
-    return response
 
 
 @router.get(
@@ -34,7 +36,4 @@ async def open_request(request: Request, body: Annotated[dict[str, Any], Body()]
     dependencies=DPO,
 )
 async def read_request(request_id: Annotated[str, Path(pattern=r"^[a-f0-9]{32}$")], request: Request) -> Response:
-    principal: Principal = request.state.principal
-    response: Response = await request.app.state.upstreams["consent"].relay("GET", f"/v1/privacy/requests/{request_id}")
-    await request.app.state.auth.record(principal, "GET", "/v1/privacy/requests", response.status_code, None)
-    return response
+    return await audited(request, "consent", "GET", f"/v1/privacy/requests/{request_id}")

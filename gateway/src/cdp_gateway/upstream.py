@@ -112,3 +112,13 @@ class Upstream:
             media_type=upstream.headers.get("content-type"),
             background=BackgroundTask(upstream.aclose),
         )
+
+
+async def audited(
+    request: Any, service: str, method: str, path: str, subject: str | None = None, **kw: Any
+) -> Response:
+    """Relay to `service` and record who read or changed what (the audit trail of personal-data access)."""
+    principal = request.state.principal
+    response: Response = await request.app.state.upstreams[service].relay(method, path, **kw)
+    await request.app.state.auth.record(principal, method, path, response.status_code, subject)
+    return response
