@@ -17,7 +17,7 @@ from typing import Any
 from cdp_common.events import EventEnvelope
 from cdp_common.identifiers import fold
 from cdp_common.store import Document
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -61,6 +61,8 @@ class ContactRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.contacts = db["contacts"]
         self.work = db["contact_work"]
+        # identifier -> contact ids, keyed by `_id`: exact lookups stay fast on a store that only indexes `_id`
+        self.keys = db["contact_keys"]
 
     async def ensure_indexes(self) -> None:
         for keys, name in (
@@ -93,6 +95,7 @@ class ContactRepository:
             raise ContactAlreadyExists(contact.id) from None
         contact.version = 1
         contact.events.clear()
+        await self.index_keys([contact])
 
     async def add_many(self, contacts: list[Contact], topic: str) -> tuple[set[str], str]:
         """Insert new contacts in one round trip; ids that exist already are skipped. Returns the ids inserted and
@@ -120,6 +123,7 @@ class ContactRepository:
             if c.id in inserted:
                 c.version = 1
                 c.events.clear()
+        await self.index_keys([c for c in contacts if c.id in inserted])
         return inserted, token
 
     async def mark_all_published(self, contact_ids: list[str], token: str) -> None:
@@ -143,6 +147,7 @@ class ContactRepository:
             raise ConcurrentChange(contact.id)
         contact.version += 1
         contact.events.clear()
+        await self.index_keys([contact])
 
     async def _mark_work(self, *contact_ids: str) -> str:
         """Before a write: a crash after it leaves a marker, and the relay finishes the publish.
@@ -191,6 +196,8 @@ class ContactRepository:
                 clauses: list[dict[str, Any]] = [{"name_tokens": t} for t in tokens[:-1]]
                 clauses.append({"name_tokens": {"$regex": f"^{_escape(tokens[-1])}"}})
                 flt["$and"] = clauses
+        if q.email or q.phone:
+            return await self._search_by_identifier(q)
         if q.email:
             flt["email_keys"] = q.email.strip().lower()
         if q.phone:
@@ -224,21 +231,76 @@ class ContactRepository:
         next_cursor = encode_cursor(docs[-1][sort_field], docs[-1]["_id"]) if more and docs else None
         return [from_document(d) for d in docs], next_cursor
 
+    async def _search_by_identifier(self, q: SearchQuery) -> tuple[list[Contact], str | None]:
+        """An exact email or phone names a handful of contacts through `contact_keys` (an `_id` lookup); the other
+        criteria, the order and the page are applied to those few here."""
+        wanted = ([f"email:{q.email.strip().lower()}"] if q.email else []) + ([f"phone:{q.phone}"] if q.phone else [])
+        keys = set(wanted)
+        tokens = fold(q.name).split() if q.name else []
+        hits = []
+        for c in await self.get_many(await self.ids_for(wanted)):
+            names = c.search_name.split()
+            if c.status != "active" or not keys <= set(identifier_keys(c)):
+                continue
+            if tokens and not (all(t in names for t in tokens[:-1]) and any(n.startswith(tokens[-1]) for n in names)):
+                continue
+            if any(
+                v is not None and getattr(c, f) != v
+                for f, v in (("lifecycle_stage", q.lifecycle_stage), ("lead_status", q.lead_status), ("owner", q.owner))
+            ):
+                continue
+            if q.tag and q.tag not in c.tags:
+                continue
+            if any(c.custom_fields.get(k) not in (v, _coerce(v) if isinstance(v, str) else v) for k, v in q.custom):
+                continue
+            hits.append(c)
+        field = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}[q.sort]
+        hits.sort(key=lambda c: (getattr(c, field), c.id), reverse=q.descending)
+        if q.cursor:
+            _, last_id = decode_cursor(q.cursor)
+            start = next((i + 1 for i, c in enumerate(hits) if c.id == last_id), len(hits))
+            hits = hits[start:]
+        page, more = hits[: q.limit], len(hits) > q.limit
+        return page, (encode_cursor(getattr(page[-1], field), page[-1].id) if more else None)
+
     async def likely_duplicates(self, contact: Contact, limit: int = 5) -> list[Contact]:
         """Contacts sharing an email or phone, or the same folded name and birth date."""
-        ors: list[dict[str, Any]] = []
-        emails = [e["address"].lower() for e in contact.golden.get("emails", [])]
-        phones = [p["number"] for p in contact.golden.get("phones", [])]
-        if emails:
-            ors.append({"email_keys": {"$in": emails}})
-        if phones:
-            ors.append({"phone_keys": {"$in": phones}})
-        if contact.golden.get("birth_date"):
-            ors.append({"search_name": contact.search_name, "birth_date": contact.golden["birth_date"]})
-        if not ors:
+        keys = identifier_keys(contact)
+        if not keys:
             return []
-        cursor = self.contacts.find({"status": "active", "_id": {"$ne": contact.id}, "$or": ors}, {"outbox": 0})
-        return [from_document(d) async for d in cursor.limit(limit)]
+        ids = [i for i in await self.ids_for(keys) if i != contact.id]
+        found = []
+        for c in await self.get_many(ids[: limit * 4]):
+            if c.status == "active" and set(identifier_keys(c)) & set(keys):
+                found.append(c)
+        return found[:limit]
+
+    async def ids_for(self, keys: list[str]) -> list[str]:
+        ids: list[str] = []
+        async for d in self.keys.find({"_id": {"$in": keys}}):
+            ids += [i for i in d.get("contacts", []) if i not in ids]
+        return ids
+
+    async def get_many(self, ids: list[str]) -> list[Contact]:
+        if not ids:
+            return []
+        return [from_document(d) async for d in self.contacts.find({"_id": {"$in": ids}}, {"outbox": 0})]
+
+    async def index_keys(self, contacts: list[Contact]) -> None:
+        """Add each contact under its identifiers (stale entries are harmless: readers re-check the contact)."""
+        ops = [
+            UpdateOne({"_id": k}, {"$addToSet": {"contacts": c.id}}, upsert=True)
+            for c in contacts
+            for k in identifier_keys(c)
+        ]
+        if ops:
+            await self.keys.bulk_write(ops, ordered=False)
+
+    async def unindex(self, contact: Contact) -> None:
+        """Erasure: the identifiers are personal data in the entries' ids, so empty entries go."""
+        for k in identifier_keys(contact):
+            await self.keys.update_one({"_id": k}, {"$pull": {"contacts": contact.id}})
+            await self.keys.delete_one({"_id": k, "contacts": {"$size": 0}})
 
     async def stale(self, before: datetime, limit: int) -> list[Contact]:
         """Oldest data first: profiles whose freshest value was observed before `before`."""
@@ -325,6 +387,14 @@ def to_document(c: Contact) -> Document:
         "birth_date": golden.get("birth_date"),
         "freshest_at": max(latest) if latest else c.updated_at,
     }
+
+
+def identifier_keys(c: Contact) -> list[str]:
+    keys = [f"email:{e['address'].lower()}" for e in c.golden.get("emails", [])]
+    keys += [f"phone:{p['number']}" for p in c.golden.get("phones", [])]
+    if c.golden.get("birth_date") and c.search_name:
+        keys.append(f"name_bd:{c.search_name}:{c.golden['birth_date']}")
+    return keys
 
 
 def from_document(d: Document) -> Contact:

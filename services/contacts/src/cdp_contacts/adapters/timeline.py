@@ -13,7 +13,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 SEP = "|"
-_END = "\U0010ffff"
 
 
 def inverted_millis(ms: int) -> str:
@@ -26,18 +25,26 @@ def entry_id(contact_id: str, at: datetime, event_id: str) -> str:
 
 
 class Timeline:
+    """Entries, plus one index document per contact listing its entry ids: reading a contact's timeline is two
+    `_id` lookups, which every MongoDB-compatible store answers from its primary index (an `_id` range is a
+    full scan on the local one, docs/store-contract.md)."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.entries = db["timeline"]
+        self.index = db["timeline_index"]
 
     async def ensure_indexes(self) -> None:
         """Nothing to declare: entries are read by `_id` range."""
 
     async def add(self, event_id: str, contact_id: str, event_type: str, at: datetime, data: dict[str, Any]) -> bool:
         """False when this event is already on the timeline."""
+        eid = entry_id(contact_id, at, event_id)
+        # listed first: an entry written but not listed would be invisible; one listed but not written is skipped
+        await self.index.update_one({"_id": contact_id}, {"$addToSet": {"ids": eid}}, upsert=True)
         try:
             await self.entries.insert_one(
                 {
-                    "_id": entry_id(contact_id, at, event_id),
+                    "_id": eid,
                     "event_id": event_id,
                     "contact_id": contact_id,
                     "origin_contact_id": contact_id,
@@ -50,30 +57,22 @@ class Timeline:
         except DuplicateKeyError:
             return False
 
-    def _range(self, contact_id: str, after: str | None = None) -> dict[str, Any]:
-        bound: dict[str, str] = {"$lt": contact_id + SEP + _END}
-        if after:
-            bound["$gt"] = after
-        else:
-            bound["$gt"] = contact_id + SEP
-        return {"_id": bound}
-
     async def page(
         self, contact_id: str, limit: int, after: str | None = None, types: list[str] | None = None
     ) -> list[Document]:
         """Newest first; `after` is the `_id` of the last entry of the previous page."""
-        out: list[Document] = []
-        cursor = self.entries.find(self._range(contact_id, after)).sort("_id", 1)
-        async for d in cursor:
-            if types and d["type"] not in types:
-                continue
-            out.append(d)
-            if len(out) >= limit:
-                break
-        return out
+        out = [d for d in await self.all_of(contact_id) if (after is None or d["_id"] > after)]
+        if types:
+            out = [d for d in out if d["type"] in types]
+        return out[:limit]
 
     async def all_of(self, contact_id: str) -> list[Document]:
-        return [d async for d in self.entries.find(self._range(contact_id)).sort("_id", 1)]
+        listed = await self.index.find_one({"_id": contact_id})
+        ids = (listed or {}).get("ids", [])
+        if not ids:
+            return []
+        docs = [d async for d in self.entries.find({"_id": {"$in": ids}})]
+        return sorted((d for d in docs if d["contact_id"] == contact_id), key=lambda d: d["_id"])
 
     async def of_types(self, contact_id: str, types: list[str]) -> list[Document]:
         return [d for d in await self.all_of(contact_id) if d["type"] in types]
@@ -82,12 +81,18 @@ class Timeline:
         if not docs:
             return
         moved = [{**d, "_id": entry_id(to_contact, d["at"], d["event_id"]), "contact_id": to_contact} for d in docs]
+        await self.index.update_one(
+            {"_id": to_contact}, {"$addToSet": {"ids": {"$each": [m["_id"] for m in moved]}}}, upsert=True
+        )
         try:
             await self.entries.insert_many(moved, ordered=False)
         except BulkWriteError as e:  # already moved by an earlier, interrupted attempt
             if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
                 raise
         await self.entries.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
+        await self.index.update_one(
+            {"_id": docs[0]["contact_id"]}, {"$pull": {"ids": {"$in": [d["_id"] for d in docs]}}}
+        )
 
     async def move(self, from_contact: str, to_contact: str) -> None:
         """Merge: the absorbed contact's entries show on the survivor (their origin is kept)."""
@@ -101,4 +106,5 @@ class Timeline:
         ids = [d["_id"] for d in await self.all_of(contact_id)]
         if ids:
             await self.entries.delete_many({"_id": {"$in": ids}})
+        await self.index.delete_one({"_id": contact_id})
         return len(ids)

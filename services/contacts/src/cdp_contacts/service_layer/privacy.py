@@ -13,11 +13,17 @@ from cdp_contacts.service_layer.handlers import Deps
 async def erase(person_id: str, deps: Deps) -> dict[str, int]:
     db = deps.repo.contacts.database
     await db["erased"].update_one({"_id": person_id}, {"$set": {"at": utcnow()}}, upsert=True)
+    own = await deps.repo.get(person_id)
+    if own is not None:
+        await deps.repo.unindex(own)
     profiles = (await deps.repo.contacts.delete_one({"_id": person_id})).deleted_count
     # contacts merged into this one were part of the person too
     absorbed = [d["_id"] async for d in deps.repo.contacts.find({"merged_into": person_id}, {"_id": 1})]
     for cid in absorbed:
         await db["erased"].update_one({"_id": cid}, {"$set": {"at": utcnow()}}, upsert=True)
+        merged = await deps.repo.get(cid)
+        if merged is not None:
+            await deps.repo.unindex(merged)
         profiles += (await deps.repo.contacts.delete_one({"_id": cid})).deleted_count
     entries = await deps.timeline.erase(person_id)
     await deps.views.erase(person_id)
