@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: up down test lint typecheck pytest deps status docs
+.PHONY: up down clean test lint typecheck pytest deps status docs
 
 deps:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
@@ -13,6 +13,10 @@ up: deps
 
 down:
 	@bash deploy/down.sh
+
+# Stops everything and forgets the local data (keeps the cached jars): the next `make up` starts empty.
+clean: down
+	rm -rf .local/data .local/logs .local/test
 
 status:
 	@deploy/local/kafka.sh status; deploy/local/store.sh status; deploy/local/services.sh status || true
