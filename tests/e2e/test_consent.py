@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import Stack
@@ -76,3 +77,47 @@ async def test_classic_conflict_check_suppression_and_contacts_follow(stack: Sta
         ).json()
         assert batch["allowed"] == 0
         assert [r["status"] for r in batch["results"]] == ["suppressed", "none"]
+
+
+async def test_double_opt_in_counts_only_after_confirmation(stack: Stack) -> None:
+    async with stack.client() as c:
+        pid = (
+            await c.post(
+                f"{stack.gateway}/v1/contacts",
+                json={"full_name": "Mai Anh Thư", "emails": [{"address": "thu.mai@example.vn"}]},
+            )
+        ).json()["id"]
+
+        async def registered() -> Any:
+            return (await c.get(f"{stack.gateway}/v1/consent/subjects/{pid}")).status_code == 200
+
+        await eventually(registered)
+        r = (
+            await c.post(
+                f"{stack.gateway}/v1/consent/statements",
+                json={
+                    "person_id": pid,
+                    "channel": "email",
+                    "purpose": "newsletter",
+                    "status": "granted",
+                    "source": "ecommerce",
+                    "event_time": "2026-06-01T10:00:00+07:00",
+                    "double_opt_in": True,
+                },
+            )
+        ).json()
+        token = r["confirmation_token"]
+        check = {"person_id": pid, "channel": "email", "purpose": "newsletter"}
+        assert (await c.get(f"{stack.gateway}/v1/consent/check", params=check)).json()["allowed"] is False
+        assert (
+            await c.get(f"{stack.gateway}/v1/consent/best-channel", params={"person_id": pid, "purpose": "newsletter"})
+        ).json()["channel"] is None
+    async with httpx.AsyncClient(timeout=10) as anonymous:  # the person clicks the link: no sign-in
+        assert (await anonymous.post(f"{stack.gateway}/v1/consent/confirmations/{token}")).status_code == 200
+        assert (await anonymous.post(f"{stack.gateway}/v1/consent/confirmations/{token}")).status_code == 404
+    async with stack.client() as c:
+        assert (await c.get(f"{stack.gateway}/v1/consent/check", params=check)).json()["allowed"] is True
+        best = (
+            await c.get(f"{stack.gateway}/v1/consent/best-channel", params={"person_id": pid, "purpose": "newsletter"})
+        ).json()
+        assert best["channel"] == "email"

@@ -69,3 +69,18 @@ async def suppress(person_id: PersonId, request: Request, body: Annotated[dict[s
 )
 async def unsuppress(person_id: PersonId, request: Request) -> Response:
     return await consent(request, "DELETE", f"/v1/consent/suppressions/{person_id}", person_id)
+
+
+@router.get("/best-channel", summary="The consented, reachable channel the person prefers", dependencies=CHECK)
+async def best_channel(request: Request, person_id: Annotated[str, Query(max_length=64)], purpose: Purpose) -> Response:
+    return await consent(
+        request, "GET", "/v1/consent/best-channel", person_id, params={"person_id": person_id, "purpose": purpose}
+    )
+
+
+@router.post("/confirmations/{token}", summary="Double opt-in confirmation (the link in the email; no sign-in)")
+async def confirm(token: Annotated[str, Path(min_length=16, max_length=100)], request: Request) -> Response:
+    response: Response = await request.app.state.upstreams["consent"].relay(
+        "POST", f"/v1/consent/confirmations/{token}"
+    )
+    return response

@@ -62,3 +62,19 @@ def test_no_statement_is_not_consent_and_other_purposes_do_not_count() -> None:
     other = {**JAN_OPT_IN, "purpose": "marketing"}
     e = effective([other], "email", "newsletter", NOW)
     assert (e.status, e.allowed, e.decided_by) == ("none", False, None)
+
+
+def test_unconfirmed_double_opt_in_grant_does_not_count() -> None:
+    pending = st("p", "granted", 6, confirmed=False)
+    assert effective([pending], "email", "newsletter", NOW).status == "none"
+    assert effective([{**pending, "confirmed": True}], "email", "newsletter", NOW).allowed
+
+
+def test_best_channel_prefers_the_persons_choice_among_consented_reachable_ones() -> None:
+    from cdp_consent.domain.policy import best_channel
+
+    sms = {**st("s", "granted", 2), "channel": "sms"}
+    email = st("e", "granted", 2)
+    assert best_channel([sms, email], "newsletter", ["email", "sms"], "sms", NOW)[0] == "sms"
+    assert best_channel([sms, email], "newsletter", ["email"], "sms", NOW)[0] == "email"  # sms not reachable
+    assert best_channel([MAR_OPT_OUT], "newsletter", ["email"], None, NOW)[0] is None

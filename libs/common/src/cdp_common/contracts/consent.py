@@ -55,6 +55,9 @@ class StatementIn(BaseModel):
     proof: Proof = Field(default_factory=Proof)
     expires_at: datetime | None = None
     idempotency_key: str | None = Field(None, max_length=128, description="Same key, same statement.")
+    double_opt_in: bool = Field(
+        False, description="An email grant that counts only once the person confirms it with the token sent to them."
+    )
 
 
 class StatementRecorded(BaseModel):

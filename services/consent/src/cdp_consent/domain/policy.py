@@ -37,7 +37,10 @@ class Effective:
 def effective(
     statements: list[dict[str, Any]], channel: str, purpose: str, now: datetime, policy: ConsentPolicy = ConsentPolicy()
 ) -> Effective:
-    relevant = [s for s in statements if s["channel"] == channel and s["purpose"] == purpose]
+    # a grant awaiting its double opt-in confirmation says nothing yet
+    relevant = [
+        s for s in statements if s["channel"] == channel and s["purpose"] == purpose and s.get("confirmed", True)
+    ]
     if not relevant:
         return Effective("none", False, None, "no statement for this channel and purpose: absence is not consent")
     ordered = sorted(
@@ -53,3 +56,29 @@ def effective(
     if best["status"] == "granted" and best.get("expires_at") and best["expires_at"] <= now:
         return Effective("expired", False, best["id"], f"{why}; that grant expired", len(relevant))
     return Effective(best["status"], best["status"] == "granted", best["id"], why, len(relevant))
+
+
+CHANNEL_ORDER: tuple[str, ...] = ("zalo", "email", "sms", "push", "messenger", "phone", "post")
+
+
+def best_channel(
+    statements: list[dict[str, Any]], purpose: str, reachable: list[str], preferred: str | None, now: datetime
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The consented, reachable channel the person prefers; else the first consented one in a fixed order.
+    Returns it with the state of every channel considered."""
+    considered: list[dict[str, Any]] = []
+    for channel in CHANNEL_ORDER:
+        e = effective(statements, channel, purpose, now)
+        considered.append(
+            {
+                "channel": channel,
+                "allowed": e.allowed,
+                "reachable": channel in reachable,
+                "status": e.status,
+                "decided_by": e.decided_by,
+            }
+        )
+    usable: list[str] = [str(c["channel"]) for c in considered if c["allowed"] and c["reachable"]]
+    if preferred in usable:
+        return preferred, considered
+    return (usable[0] if usable else None), considered

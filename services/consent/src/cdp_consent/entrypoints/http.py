@@ -40,7 +40,40 @@ async def read_subject(person_id: PersonId, request: Request) -> dict[str, Any]:
 @router.post("/statements", status_code=201, summary="Record a consent statement (kept forever, never edited)")
 async def post_statement(body: StatementIn, request: Request) -> dict[str, Any]:
     r = await ledger.record_statement(body, subjects_of(request), request.app.state.publisher)
-    return {"statement_id": r.statement_id, "duplicate": r.duplicate, "effective": r.effective, "changed": r.changed}
+    out: dict[str, Any] = {
+        "statement_id": r.statement_id,
+        "duplicate": r.duplicate,
+        "effective": r.effective,
+        "changed": r.changed,
+    }
+    if r.confirmation_token:  # for the confirmation email; stored only as a hash
+        out["confirmation_token"] = r.confirmation_token
+    return out
+
+
+@router.post("/confirmations/{token}", summary="Double opt-in: the person confirms a grant with their token")
+async def confirm(token: Annotated[str, Path(min_length=16, max_length=100)], request: Request) -> dict[str, Any]:
+    state = await ledger.confirm(token, subjects_of(request), request.app.state.publisher)
+    if state is None:
+        raise Problem(404, "Unknown token", "this confirmation link is unknown or was already used")
+    return {"confirmed": True, "effective": state}
+
+
+@router.get("/best-channel", summary="The consented, reachable channel the person prefers")
+async def best_channel(
+    request: Request, person_id: Annotated[str, Query(min_length=1, max_length=64)], purpose: Purpose
+) -> dict[str, Any]:
+    from cdp_consent.domain.policy import best_channel as choose
+
+    doc = await subjects_of(request).get(person_id)
+    if doc is None:
+        raise Problem(404, "Subject not found", f"the consent ledger knows no person {person_id}")
+    if await subjects_of(request).suppressed([person_id]):
+        return {"person_id": person_id, "channel": None, "reason": "suppressed", "considered": []}
+    channel, considered = choose(
+        doc.get("statements", []), purpose, doc.get("reachable_channels", []), doc.get("preferred_channel"), utcnow()
+    )
+    return {"person_id": person_id, "channel": channel, "considered": considered}
 
 
 @router.get("/check", summary="May we contact this person on this channel for this purpose now? With the reason")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ class Recorded:
     duplicate: bool
     effective: dict[str, Any]
     changed: bool
+    confirmation_token: str | None = None
 
 
 async def record_statement(
@@ -32,8 +35,16 @@ async def record_statement(
 ) -> Recorded:
     sid = uuid.uuid5(NS, f"{s.source}:{s.idempotency_key}").hex if s.idempotency_key else uuid.uuid4().hex
     now = utcnow()
-    statement = {"id": sid, **s.model_dump(exclude={"idempotency_key", "person_id"}), "received_at": now}
+    statement = {
+        "id": sid,
+        **s.model_dump(exclude={"idempotency_key", "person_id", "double_opt_in"}),
+        "received_at": now,
+    }
     statement["proof"] = s.proof.model_dump()
+    token = None
+    if s.double_opt_in and s.status == "granted":
+        token = f"{s.person_id}.{secrets.token_urlsafe(24)}"  # the person id lets us find it by `_id`
+        statement.update(confirmed=False, confirmation_hash=hashlib.sha256(token.encode()).hexdigest())
     added = await subjects.append(s.person_id, statement)
     doc = await subjects.get(s.person_id)
     assert doc is not None
@@ -97,7 +108,72 @@ async def record_statement(
         await publisher.publish_many(events)
     if changed:
         await subjects.set_effective(s.person_id, key, state)
-    return Recorded(sid, not added, state, changed)
+    return Recorded(sid, not added, state, changed, token if added else None)
+
+
+async def confirm(token: str, subjects: ConsentSubjects, publisher: EventPublisher) -> dict[str, Any] | None:
+    """Double opt-in: the person followed the link; the grant now counts (and may change effective consent)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    doc = await subjects.get(token.split(".", 1)[0])
+    statements = (doc or {}).get("statements", [])
+    i = next((n for n, x in enumerate(statements) if x.get("confirmation_hash") == digest), None)
+    if doc is None or i is None:
+        return None
+    # guarded by position and state (the positional `$` operator is outside the store contract)
+    result = await subjects.subjects.update_one(
+        {"_id": doc["_id"], f"statements.{i}.confirmation_hash": digest, f"statements.{i}.confirmed": False},
+        {"$set": {f"statements.{i}.confirmed": True, f"statements.{i}.confirmed_at": utcnow()}},
+    )
+    if result.modified_count == 0:
+        return None
+    st = next(x for x in doc["statements"] if x.get("confirmation_hash") == digest)
+    return await refresh(doc["_id"], st["channel"], st["purpose"], subjects, publisher)
+
+
+async def refresh(
+    person_id: str,
+    channel: str,
+    purpose: str,
+    subjects: ConsentSubjects,
+    publisher: EventPublisher,
+    policy: ConsentPolicy = DEFAULT_POLICY,
+) -> dict[str, Any]:
+    """Recompute one effective state and publish `consent.changed` when it moved."""
+    doc = await subjects.get(person_id)
+    assert doc is not None
+    now = utcnow()
+    key = f"{channel}:{purpose}"
+    eff = effective(doc["statements"], channel, purpose, now, policy)
+    state = {
+        "status": eff.status,
+        "allowed": eff.allowed,
+        "decided_by": eff.decided_by,
+        "reason": eff.reason,
+        "policy_version": policy.version,
+    }
+    before = (doc.get("effective") or {}).get(key, {})
+    if (before.get("status"), before.get("decided_by")) != (eff.status, eff.decided_by) and eff.decided_by:
+        await publisher.publish(
+            CONSENT_EVENTS.name,
+            make_event(
+                source=SOURCE,
+                event_type="consent.changed",
+                subject=person_id,
+                event_id=uuid.uuid5(NS, f"changed:{person_id}:{key}:{eff.decided_by}:{eff.status}").hex,
+                data=ConsentChanged(
+                    person_id=person_id,
+                    channel=channel,
+                    purpose=purpose,
+                    status=eff.status,  # type: ignore[arg-type]
+                    previous_status=before.get("status"),
+                    decided_by_statement_id=eff.decided_by,
+                    reason=eff.reason,
+                    changed_at=now,
+                ),
+            ),
+        )
+        await subjects.set_effective(person_id, key, state)
+    return state
 
 
 async def check(
