@@ -27,6 +27,14 @@ class Upstream:
         self.client = client
         self.retries = retries
 
+    def unreachable(self) -> Problem:
+        return Problem(
+            503,
+            "Service Unavailable",
+            f"the {self.name} service is not reachable; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+
     async def call(
         self,
         method: str,
@@ -58,12 +66,7 @@ class Upstream:
                     await asyncio.sleep(0.05)
                     continue
                 log.warning("upstream unreachable", extra={"upstream": self.name, "error": type(e).__name__})
-                raise Problem(
-                    503,
-                    "Service Unavailable",
-                    f"the {self.name} service is not reachable; try again shortly",
-                    headers={"Retry-After": "5"},
-                ) from None
+                raise self.unreachable() from None
             except httpx.TimeoutException:
                 # A read timeout on a non-idempotent call may have had its effect: do not resend it.
                 log.warning("upstream timed out", extra={"upstream": self.name})
@@ -94,12 +97,7 @@ class Upstream:
         try:
             upstream = await self.client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout):
-            raise Problem(
-                503,
-                "Service Unavailable",
-                f"the {self.name} service is not reachable; try again shortly",
-                headers={"Retry-After": "5"},
-            ) from None
+            raise self.unreachable() from None
         if upstream.status_code >= 400:
             body = await upstream.aread()
             await upstream.aclose()

@@ -12,18 +12,22 @@ from cdp_analytics.domain.kpis import Period, compute
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 
+def period_of(from_: date, to: date) -> Period:
+    """[from, to] as whole UTC days; `to` before `from` is a 422 naming `to`."""
+    if to < from_:
+        raise Problem(422, "Invalid range", "`to` must not be before `from`", errors=[{"field": "to", "in": "query"}])
+    return Period(datetime.combine(from_, time.min, UTC), datetime.combine(to + timedelta(days=1), time.min, UTC))
+
+
 @router.get("/new-contacts", summary="New contacts per day in [from, to]; formula: count of contact.created")
 async def new_contacts(
     request: Request,
     from_: Annotated[date, Query(alias="from")],
     to: Annotated[date, Query()],
 ) -> dict[str, Any]:
-    if to < from_:
-        raise Problem(422, "Invalid range", "`to` must not be before `from`", errors=[{"field": "to", "in": "query"}])
+    period = period_of(from_, to)
     facts: Facts = request.app.state.facts
-    start = datetime.combine(from_, time.min, UTC)
-    end = datetime.combine(to + timedelta(days=1), time.min, UTC)
-    days = await facts.daily_counts("contact_created", start, end)
+    days = await facts.daily_counts("contact_created", period.start, period.end)
     return {
         "formula": "count(contact.created) per UTC day",
         "from": from_,
@@ -39,10 +43,8 @@ async def kpis(
     from_: Annotated[date, Query(alias="from")],
     to: Annotated[date, Query()],
 ) -> dict[str, Any]:
-    if to < from_:
-        raise Problem(422, "Invalid range", "`to` must not be before `from`", errors=[{"field": "to", "in": "query"}])
+    period = period_of(from_, to)
     facts: Facts = request.app.state.facts
-    period = Period(datetime.combine(from_, time.min, UTC), datetime.combine(to + timedelta(days=1), time.min, UTC))
     history = await facts.until(period.end)
     return {
         "period": {"from": period.start, "to": period.end},

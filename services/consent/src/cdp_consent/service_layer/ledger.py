@@ -46,68 +46,26 @@ async def record_statement(
         token = f"{s.person_id}.{secrets.token_urlsafe(24)}"  # the person id lets us find it by `_id`
         statement.update(confirmed=False, confirmation_hash=hashlib.sha256(token.encode()).hexdigest())
     added = await subjects.append(s.person_id, statement)
-    doc = await subjects.get(s.person_id)
-    assert doc is not None
-    key = f"{s.channel}:{s.purpose}"
-    eff = effective(doc["statements"], s.channel, s.purpose, now, policy)
-    state = {
-        "status": eff.status,
-        "allowed": eff.allowed,
-        "decided_by": eff.decided_by,
-        "reason": eff.reason,
-        "policy_version": policy.version,
-    }
-    before = (doc.get("effective") or {}).get(key, {})
-    changed = before.get("status") != eff.status or before.get("decided_by") != eff.decided_by
-    events = []
     if added:
-        events.append(
-            (
-                CONSENT_EVENTS.name,
-                make_event(
-                    source=SOURCE,
-                    event_type="consent.statement_recorded",
-                    subject=s.person_id,
-                    event_id=uuid.uuid5(NS, f"recorded:{sid}").hex,
-                    data=StatementRecorded(
-                        person_id=s.person_id,
-                        statement_id=sid,
-                        channel=s.channel,
-                        purpose=s.purpose,
-                        status=s.status,
-                        source=s.source,
-                        event_time=s.event_time,
-                    ),
+        await publisher.publish(
+            CONSENT_EVENTS.name,
+            make_event(
+                source=SOURCE,
+                event_type="consent.statement_recorded",
+                subject=s.person_id,
+                event_id=uuid.uuid5(NS, f"recorded:{sid}").hex,
+                data=StatementRecorded(
+                    person_id=s.person_id,
+                    statement_id=sid,
+                    channel=s.channel,
+                    purpose=s.purpose,
+                    status=s.status,
+                    source=s.source,
+                    event_time=s.event_time,
                 ),
-            )
+            ),
         )
-    if changed and eff.decided_by:
-        events.append(
-            (
-                CONSENT_EVENTS.name,
-                make_event(
-                    source=SOURCE,
-                    event_type="consent.changed",
-                    subject=s.person_id,
-                    event_id=uuid.uuid5(NS, f"changed:{s.person_id}:{key}:{eff.decided_by}").hex,
-                    data=ConsentChanged(
-                        person_id=s.person_id,
-                        channel=s.channel,
-                        purpose=s.purpose,
-                        status=eff.status,  # type: ignore[arg-type]
-                        previous_status=before.get("status"),
-                        decided_by_statement_id=eff.decided_by,
-                        reason=eff.reason,
-                        changed_at=now,
-                    ),
-                ),
-            )
-        )
-    # publish before storing the new effective state: a crash in between republishes (same ids) on a retry
-    if events:
-        await publisher.publish_many(events)
-    if changed:
-        await subjects.set_effective(s.person_id, key, state)
+    state, changed = await refresh(s.person_id, s.channel, s.purpose, subjects, publisher, policy)
     return Recorded(sid, not added, state, changed, token if added else None)
 
 
@@ -127,7 +85,8 @@ async def confirm(token: str, subjects: ConsentSubjects, publisher: EventPublish
     if result.modified_count == 0:
         return None
     st = next(x for x in doc["statements"] if x.get("confirmation_hash") == digest)
-    return await refresh(doc["_id"], st["channel"], st["purpose"], subjects, publisher)
+    state, _ = await refresh(doc["_id"], st["channel"], st["purpose"], subjects, publisher)
+    return state
 
 
 async def refresh(
@@ -137,8 +96,10 @@ async def refresh(
     subjects: ConsentSubjects,
     publisher: EventPublisher,
     policy: ConsentPolicy = DEFAULT_POLICY,
-) -> dict[str, Any]:
-    """Recompute one effective state and publish `consent.changed` when it moved."""
+) -> tuple[dict[str, Any], bool]:
+    """Recompute one effective state; when it moved, publish `consent.changed` (before storing the new state: a
+    crash in between republishes with the same id on a retry) and store it. Returns the state and whether it
+    moved."""
     doc = await subjects.get(person_id)
     assert doc is not None
     now = utcnow()
@@ -152,7 +113,8 @@ async def refresh(
         "policy_version": policy.version,
     }
     before = (doc.get("effective") or {}).get(key, {})
-    if (before.get("status"), before.get("decided_by")) != (eff.status, eff.decided_by) and eff.decided_by:
+    moved = (before.get("status"), before.get("decided_by")) != (eff.status, eff.decided_by)
+    if moved and eff.decided_by:
         await publisher.publish(
             CONSENT_EVENTS.name,
             make_event(
@@ -172,8 +134,9 @@ async def refresh(
                 ),
             ),
         )
+    if moved:
         await subjects.set_effective(person_id, key, state)
-    return state
+    return state, moved
 
 
 async def check(
