@@ -67,3 +67,27 @@ async def eventually(check: Any, timeout_s: float = 20.0, interval_s: float = 0.
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met in {timeout_s}s; last value: {last!r}")
+
+
+async def read_to_end(bootstrap: str, topic: str) -> list[Any]:
+    """Every record a topic holds now, from the beginning to its current end."""
+    from aiokafka import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer._client.add_topic(topic)
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[Any] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for recs in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(recs)
+        return records
+    finally:
+        await consumer.stop()

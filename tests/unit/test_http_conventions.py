@@ -60,14 +60,24 @@ class TestSettings:
             ServiceSettings(environment="production")
 
     def test_short_secret_is_refused_in_production(self) -> None:
-        with pytest.raises(ValidationError, match="32 characters"):
-            ServiceSettings(environment="production", secret_key="short")  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="CRM_SECRET_KEY must be at least 32 characters"):
+            ServiceSettings(
+                environment="production",
+                secret_key="short",  # type: ignore[arg-type]
+                data_key_secret="another-secret-from-the-vault-0123456789",  # type: ignore[arg-type]
+            )
+
+    def test_default_data_key_secret_is_refused_outside_local(self) -> None:
+        with pytest.raises(ValidationError, match="CRM_DATA_KEY_SECRET"):
+            ServiceSettings(environment="production", secret_key="s3cr3t-from-the-vault-0123456789abcdef")  # type: ignore[arg-type]
 
     def test_default_secret_is_accepted_locally(self) -> None:
         assert ServiceSettings(environment="local").environment == "local"
 
     def test_real_secret_is_accepted_in_production(self) -> None:
-        assert (
-            ServiceSettings(environment="production", secret_key="s3cr3t-from-the-vault-0123456789abcdef").environment
-            == "production"
-        )  # type: ignore[arg-type]
+        settings = ServiceSettings(
+            environment="production",
+            secret_key="s3cr3t-from-the-vault-0123456789abcdef",  # type: ignore[arg-type]
+            data_key_secret="another-secret-from-the-vault-0123456789",  # type: ignore[arg-type]
+        )
+        assert settings.environment == "production"

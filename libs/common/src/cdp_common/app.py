@@ -22,10 +22,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_common.contracts import REGISTRY
 from cdp_common.logs import configure_logging, trace_id_var
-from cdp_common.messaging import EventConsumer, Handler, Inbox, subscribe
+from cdp_common.messaging import EventConsumer, Handler, Inbox, attach_keys, subscribe
 from cdp_common.metrics import HTTP_REQUESTS, HTTP_SECONDS, render
 from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
 from cdp_common.settings import ServiceSettings
+from cdp_common.shredding import SubjectKeys
 from cdp_common.store import Document, open_client, ping
 from cdp_common.topics import Topic, dead_letter_topic
 
@@ -43,6 +44,16 @@ class ServiceRuntime:
     client: AsyncMongoClient[Document] | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    keys: SubjectKeys | None = None
+
+    def __post_init__(self) -> None:
+        if self.broker is not None and self.settings.shred_personal_data and self.keys is None:
+            self.keys = SubjectKeys(
+                self.settings.kafka_bootstrap,
+                self.settings.data_key_secret.get_secret_value(),
+                f"cdp-{self.settings.service_name}",
+            )
+            attach_keys(self.broker, self.keys)
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -106,6 +117,8 @@ def create_app(
         configure_logging(settings.service_name, settings.log_level)
         if uses_store:
             runtime.client = open_client(settings.mongodb_uri, settings.service_name)
+        if runtime.keys is not None:  # before any event is read or written
+            await runtime.keys.start()
         for hook in on_startup:
             await hook(runtime)
         if runtime.broker is not None:
@@ -121,6 +134,8 @@ def create_app(
             await asyncio.gather(*runtime.background, return_exceptions=True)
             if runtime.broker is not None:
                 await runtime.broker.stop()
+            if runtime.keys is not None:
+                await runtime.keys.stop()
             for close in runtime.on_shutdown:
                 await close()
             if runtime.client is not None:
@@ -215,9 +230,12 @@ def privacy_handlers(
     runtime: ServiceRuntime,
     erase: Callable[[str], Awaitable[dict[str, int]]],
     export: Callable[[str], Awaitable[dict[str, Any]]],
+    subjects_of: Callable[[str], Awaitable[list[str]]] | None = None,
 ) -> dict[str, Handler]:
     """Every service answers privacy requests the same way: carry it out on its own data, then say so on the
     privacy topic (the answer's id derives from the request and the service, so a redelivery answers once).
+    On erasure it also destroys the data keys of the person and of the other subjects `subjects_of` names (asked
+    before its own data goes), so what Kafka still holds about them is unreadable (crypto-shredding).
     Returns the handlers for the service's one consumer of the privacy topic (`consume`)."""
     import uuid as _uuid
 
@@ -233,7 +251,12 @@ def privacy_handlers(
 
     async def on_requested(event: Any, p: Any) -> None:
         assert isinstance(p, PrivacyRequested)
-        erased = await erase(p.person_id) if p.kind == "erasure" else {}
+        erased: dict[str, int] = {}
+        if p.kind == "erasure":
+            subjects = [p.person_id, *(await subjects_of(p.person_id) if subjects_of else [])]
+            erased = await erase(p.person_id)
+            if runtime.keys is not None:
+                erased["subject_keys"] = await runtime.keys.shred(subjects)
         data = await export(p.person_id) if p.kind == "export" else {}
         await publisher.publish(
             PRIVACY_REQUESTS.name,
@@ -252,6 +275,7 @@ def privacy_handlers(
                     data=data,
                 ),
             ),
+            personal=p.kind == "export",  # an erasure's answer only counts what went
         )
 
     return {"privacy.requested": on_requested}
@@ -261,6 +285,7 @@ def answer_privacy(
     runtime: ServiceRuntime,
     erase: Callable[[str], Awaitable[dict[str, int]]],
     export: Callable[[str], Awaitable[dict[str, Any]]],
+    subjects_of: Callable[[str], Awaitable[list[str]]] | None = None,
 ) -> None:
     """The privacy topic's one consumer for services that only answer (the consent service also coordinates)."""
     from cdp_common.topics import PRIVACY_REQUESTS
@@ -268,7 +293,7 @@ def answer_privacy(
     consume(
         runtime,
         PRIVACY_REQUESTS,
-        privacy_handlers(runtime, erase, export),
+        privacy_handlers(runtime, erase, export, subjects_of),
         title=f"{runtime.settings.service_name} <- privacy requests",
         description="Erase or export this service's data about a person, then answer.",
     )

@@ -42,6 +42,12 @@ class EventEnvelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     schemaversion: int = Field(1, ge=1, description="Major version of the `data` schema for this `type`.")
     traceid: str | None = Field(None, max_length=64, description="Correlates logs across services.")
+    datakeyid: str | None = Field(
+        None,
+        max_length=64,
+        description="Set when `data` is encrypted with the subject's data key of this id (crypto-shredding: "
+        "`{alg, ciphertext}`); absent when `data` is plain JSON.",
+    )
     data: dict[str, Any] = Field(description="The payload; its schema is fixed by `type` and `schemaversion`.")
 
     @field_validator("time")

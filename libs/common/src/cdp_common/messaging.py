@@ -30,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 from cdp_common.events import MAX_EVENT_BYTES, EventEnvelope, EventTypeRegistry, UnknownEventType, utcnow
 from cdp_common.logs import event_id_var, trace_id_var
 from cdp_common.metrics import DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_PUBLISHED, HANDLER_SECONDS
+from cdp_common.shredding import SubjectKeys, SubjectShredded
 from cdp_common.store import Document
 
 log = logging.getLogger("cdp.messaging")
@@ -75,6 +76,13 @@ def make_broker(bootstrap: str, client_id: str, *, description: str | None = Non
 
 
 _BROKER_CONSUMERS: weakref.WeakKeyDictionary[KafkaBroker, dict[str, EventConsumer]] = weakref.WeakKeyDictionary()
+_BROKER_KEYS: weakref.WeakKeyDictionary[KafkaBroker, SubjectKeys] = weakref.WeakKeyDictionary()
+
+
+def attach_keys(broker: KafkaBroker, keys: SubjectKeys) -> None:
+    """From now on, events published through `broker` are encrypted with their subject's key, and its consumers
+    decrypt them (crypto-shredding, `cdp_common.shredding`)."""
+    _BROKER_KEYS[broker] = keys
 
 
 class PoisonMessage(Exception):
@@ -92,24 +100,35 @@ class EventPublisher:
     def __init__(self, broker: KafkaBroker) -> None:
         self.broker = broker
 
-    async def publish(self, topic: str, event: EventEnvelope) -> None:
-        await self.broker.publish(
-            event.model_dump_json().encode(), topic=topic, key=event.key(), headers=_headers(event)
-        )
+    async def publish(self, topic: str, event: EventEnvelope, *, personal: bool = True) -> None:
+        """`personal=False` only for events that carry nothing about a person beyond their id (an erasure's
+        confirmation, for one: sealing it would create a new key for the person just erased)."""
+        wire = await self._seal(event) if personal else event
+        await self.broker.publish(_encode(wire), topic=topic, key=event.key(), headers=_headers(event))
         EVENTS_PUBLISHED.labels(topic, event.type).inc()
 
     async def publish_many(self, items: list[tuple[str, EventEnvelope]]) -> None:
         """Send all, then wait for every acknowledgement: the batch shares round trips. Per key, the producer keeps
         the order of sending. Raises if any send failed (the caller keeps those in its outbox)."""
+        keys = _BROKER_KEYS.get(self.broker)
+        if keys is not None:  # new subjects' keys are created together, before any of their events leaves
+            await asyncio.gather(*(keys.key_for(s) for s in {e.subject for _, e in items}))
+        sealed = [(t, await self._seal(e)) for t, e in items]
         futures = [
-            await self.broker.publish(
-                e.model_dump_json().encode(), topic=t, key=e.key(), headers=_headers(e), no_confirm=True
-            )
-            for t, e in items
+            await self.broker.publish(_encode(w), topic=t, key=w.key(), headers=_headers(w), no_confirm=True)
+            for t, w in sealed
         ]
         await asyncio.gather(*futures)
         for t, e in items:
             EVENTS_PUBLISHED.labels(t, e.type).inc()
+
+    async def _seal(self, event: EventEnvelope) -> EventEnvelope:
+        keys = _BROKER_KEYS.get(self.broker)
+        return event if keys is None or event.datakeyid is not None else await keys.encrypt(event)
+
+
+def _encode(event: EventEnvelope) -> bytes:
+    return event.model_dump_json(exclude={"datakeyid"} if event.datakeyid is None else None).encode()
 
 
 def _headers(event: EventEnvelope) -> dict[str, str]:
@@ -173,6 +192,8 @@ class EventConsumer:
             event_id_var.set(envelope.id)
             trace_id_var.set(envelope.traceid)
             handler = self.handlers.get(envelope.type)
+            if envelope.datakeyid is not None:
+                envelope = await self._open(envelope)
             if handler is None:
                 # Known to the catalogue but not this consumer's business: skip without a dead letter.
                 self.registry.parse(envelope)
@@ -186,6 +207,9 @@ class EventConsumer:
                 HANDLER_SECONDS.labels(self.group_id, envelope.type).observe(time.perf_counter() - started)
                 await self.inbox.remember(envelope)
                 outcome = "applied"
+        except SubjectShredded:
+            # its person was erased: the personal data in it is gone for good, and so is the reason to apply it
+            outcome = "shredded"
         except PoisonMessage as poison:
             await self._dead_letter(topic, key, value, partition, offset, poison)
             outcome = "dead_lettered"
@@ -217,6 +241,17 @@ class EventConsumer:
         if key is None or key.decode(errors="replace") != envelope.subject:
             raise PoisonMessage("wrong_key", "the record key must equal the envelope subject")
         return envelope
+
+    async def _open(self, envelope: EventEnvelope) -> EventEnvelope:
+        keys = _BROKER_KEYS.get(self.publisher_broker)
+        if keys is None:
+            raise PoisonMessage("undecryptable", "encrypted data, and this consumer holds no subject keys")
+        try:
+            return await keys.decrypt(envelope)
+        except SubjectShredded:
+            raise
+        except Exception as e:  # wrong tag, truncated ciphertext: it will never decrypt
+            raise PoisonMessage("undecryptable", type(e).__name__) from None
 
     def _payload(self, envelope: EventEnvelope) -> BaseModel:
         try:

@@ -29,6 +29,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     consumer_group: str | None = Field(None, description="Kafka consumer group; defaults to cdp-<service>.")
     secret_key: SecretStr = Field(SecretStr(LOCAL_DEFAULT_SECRET), description="Signing secret.")
+    data_key_secret: SecretStr = Field(
+        SecretStr(LOCAL_DEFAULT_SECRET),
+        description="Key-encryption key of the per-subject data keys (crypto-shredding); the same on every service.",
+    )
+    shred_personal_data: bool = Field(
+        True, description="Encrypt every event's data with its subject's key, destroyed on erasure (docs/privacy.md)."
+    )
     retry_backoff_seconds: float = Field(
         1.0, description="Pause before a message whose handling failed for a transient reason is redelivered."
     )
@@ -49,6 +56,7 @@ class ServiceSettings(BaseSettings):
                     raise ValueError(
                         f"CRM_{name.upper()} is still the local default; set a real secret for {self.environment}"
                     )
-            if len(self.secret_key.get_secret_value()) < 32:
-                raise ValueError("CRM_SECRET_KEY must be at least 32 characters outside local and test")
+            for name in ("secret_key", "data_key_secret"):
+                if len(getattr(self, name).get_secret_value()) < 32:
+                    raise ValueError(f"CRM_{name.upper()} must be at least 32 characters outside local and test")
         return self

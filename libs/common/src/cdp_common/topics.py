@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class Topic:
     partitions: int
     description: str
     compacted: bool = False
+    config: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 CONTACT_EVENTS = Topic("cdp.contacts.events.v1", 12, "Contacts service: contact.* events about golden records.")
@@ -34,6 +35,18 @@ INTERACTION_EVENTS = Topic(
 )
 ANALYTICS_EVENTS = Topic("cdp.analytics.events.v1", 6, "Analytics service: segment.*, dormancy and score events.")
 PRIVACY_REQUESTS = Topic("cdp.privacy.requests.v1", 6, "Privacy requests (export, erasure) and confirmations.")
+SUBJECT_KEYS = Topic(
+    "cdp.privacy.subject-keys.v1",
+    6,
+    "Data keys per subject (wrapped), for crypto-shredding; a tombstone destroys a key. Compacted within minutes.",
+    compacted=True,
+    config={
+        "segment.ms": "600000",  # a destroyed key leaves the log at most ~10 minutes after its tombstone
+        "min.cleanable.dirty.ratio": "0.01",
+        "delete.retention.ms": "60000",
+        "min.compaction.lag.ms": "0",
+    },
+)
 
 SERVICES = ("contacts", "identity", "consent", "analytics")
 
@@ -50,6 +63,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     INTERACTION_EVENTS,
     ANALYTICS_EVENTS,
     PRIVACY_REQUESTS,
+    SUBJECT_KEYS,
     *(dead_letter_topic(s) for s in SERVICES),
 )
 
@@ -84,7 +98,7 @@ async def ensure_topics(
                     name=t.name,
                     num_partitions=t.partitions,
                     replication_factor=replication_factor,
-                    topic_configs={"cleanup.policy": "compact"} if t.compacted else {},
+                    topic_configs={**({"cleanup.policy": "compact"} if t.compacted else {}), **t.config},
                 )
                 for t in missing
             ]

@@ -65,7 +65,11 @@ def build(settings: IdentitySettings | None = None) -> FastAPI:
         graph: IdentityGraph = app.state.graph
         return await graph.export_person(person_id)
 
-    answer_privacy(runtime, erase, export)
+    async def subjects_of(person_id: str) -> list[str]:
+        graph: IdentityGraph = app.state.graph
+        return await graph.subjects_of(person_id)
+
+    answer_privacy(runtime, erase, export, subjects_of)
 
     async def start(rt: ServiceRuntime) -> None:
         app.state.graph = IdentityGraph(rt.db)

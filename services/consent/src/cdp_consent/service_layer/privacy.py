@@ -41,6 +41,7 @@ async def open_request(
             event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"privacy/{request_id}").hex,
             data=PrivacyRequested(request_id=request_id, kind=kind, person_id=person_id, requested_at=now, by=by),
         ),
+        personal=False,  # ids only; and it must stay readable to the services that erase after the first one
     )  # type: ignore[arg-type]
     return doc
 

@@ -200,6 +200,13 @@ class IdentityGraph:
             return []
         return [d async for d in self.records.find({"_id": {"$in": p.get("records", [])}})]
 
+    async def subjects_of(self, person_id: str) -> list[str]:
+        """Every Kafka subject whose events may carry this person's data: their source records' keys and the persons
+        merged into them (crypto-shredding destroys the keys of all of them on erasure)."""
+        p = await self.person(person_id)
+        merged = [d["_id"] async for d in self.persons.find({"merged_into": person_id}, {"_id": 1})]
+        return [*(p or {}).get("records", []), *merged]
+
     # ------------------------------------------------------------------------------------ merge and undo
     async def merge(self, merge_id: str, survivor: str, merged: str, by: str, evidence: list[dict[str, Any]]) -> bool:
         """Idempotent by merge id. The merged person keeps its record list (to undo); it redirects to the survivor."""
