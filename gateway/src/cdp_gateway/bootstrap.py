@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from cdp_common.app import ServiceRuntime, create_app
 from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.retention import RetentionRule
 from cdp_common.topics import IDENTITY_RECORDS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
@@ -53,6 +54,10 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = create_app(
         runtime,
+        retention=(
+            RetentionRule("access_audit", "audit", "at", 730, "Who read or changed personal data, when, by route."),
+            RetentionRule("expired_refresh_tokens", "refresh_tokens", "expires_at", 1, "Refresh tokens past expiry."),
+        ),
         title=TITLE,
         description=DESCRIPTION,
         routers=[

@@ -36,7 +36,24 @@ async def read_subject(person_id: PersonId, request: Request) -> Response:
     "/statements", status_code=201, summary="Record a consent statement", responses=ERRORS, dependencies=RECORD
 )
 async def post_statement(body: StatementIn, request: Request) -> Response:
-    return await consent(request, "POST", "/v1/consent/statements", body.person_id, json=body.model_dump(mode="json"))
+    return await consent(
+        request,
+        "POST",
+        "/v1/consent/statements",
+        body.person_id,
+        json=body.model_dump(mode="json"),
+        headers=actor(request),
+    )
+
+
+@router.get(
+    "/subjects/{person_id}/audit",
+    summary="Who changed this person's consent, when and why (append-only)",
+    responses=ERRORS,
+    dependencies=[Depends(Allow("admin", "support"))],
+)
+async def read_audit(person_id: PersonId, request: Request) -> Response:
+    return await consent(request, "GET", f"/v1/consent/subjects/{person_id}/audit", person_id)
 
 
 @router.get("/check", summary="May we contact this person now? With the reason", dependencies=CHECK)
@@ -68,7 +85,7 @@ async def suppress(person_id: PersonId, request: Request, body: Annotated[dict[s
     "/suppressions/{person_id}", status_code=204, summary="Lift a suppression", dependencies=[Depends(Allow("admin"))]
 )
 async def unsuppress(person_id: PersonId, request: Request) -> Response:
-    return await consent(request, "DELETE", f"/v1/consent/suppressions/{person_id}", person_id)
+    return await consent(request, "DELETE", f"/v1/consent/suppressions/{person_id}", person_id, headers=actor(request))
 
 
 @router.get("/best-channel", summary="The consented, reachable channel the person prefers", dependencies=CHECK)

@@ -25,6 +25,7 @@ from cdp_common.logs import configure_logging, trace_id_var
 from cdp_common.messaging import EventConsumer, Handler, Inbox, attach_keys, subscribe
 from cdp_common.metrics import HTTP_REQUESTS, HTTP_SECONDS, render
 from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
+from cdp_common.retention import INBOX, RetentionJob, RetentionRule
 from cdp_common.settings import ServiceSettings
 from cdp_common.shredding import SubjectKeys
 from cdp_common.store import Document, open_client, ping
@@ -109,8 +110,10 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Hook] = (),
     uses_store: bool = True,
+    retention: Sequence[RetentionRule] = (INBOX,),
 ) -> FastAPI:
     settings = runtime.settings
+    retention_job = RetentionJob(list(retention), dict(settings.retention_days)) if uses_store else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,6 +126,8 @@ def create_app(
             await hook(runtime)
         if runtime.broker is not None:
             await runtime.broker.start()
+        if retention_job is not None and settings.retention_interval_seconds > 0:
+            runtime.spawn(retention_job.every(runtime.db, settings.retention_interval_seconds), "retention")
         log.info("started", extra={"port": settings.http_port, "environment": settings.environment})
         try:
             yield
@@ -178,6 +183,16 @@ def create_app(
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/retention", tags=["operations"], summary="What this service keeps, for how long; the last run")
+    async def retention_rules() -> dict[str, Any]:
+        return retention_job.describe() if retention_job else {"rules": []}
+
+    @app.post("/retention/run", tags=["operations"], summary="Run the retention job now (operators)")
+    async def retention_run() -> dict[str, Any]:
+        if retention_job is None:
+            return {"deleted": {}}
+        return {"deleted": await retention_job.run(runtime.db)}
 
     @app.get("/ready", tags=["operations"], summary="Readiness: the store and Kafka answer")
     async def ready() -> JSONResponse:

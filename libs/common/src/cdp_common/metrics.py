@@ -20,3 +20,8 @@ HTTP_SECONDS = Histogram("cdp_http_request_seconds", "HTTP request latency.", ["
 
 def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+RETENTION_DELETED = Counter(
+    "cdp_retention_deleted_total", "Documents deleted by the retention job, by data kind.", ["kind"]
+)

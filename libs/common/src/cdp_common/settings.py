@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     shred_personal_data: bool = Field(
         True, description="Encrypt every event's data with its subject's key, destroyed on erasure (docs/privacy.md)."
     )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict, description="Per data kind, how many days to keep (JSON); 0 keeps forever."
+    )
+    retention_interval_seconds: float = Field(3600.0, description="How often the retention job runs.")
     retry_backoff_seconds: float = Field(
         1.0, description="Pause before a message whose handling failed for a transient reason is redelivered."
     )

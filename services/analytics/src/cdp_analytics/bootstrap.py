@@ -7,6 +7,7 @@ from typing import Any
 from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
 from cdp_common.contracts import interactions
 from cdp_common.messaging import make_broker
+from cdp_common.retention import INBOX, RetentionRule
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import CONTACT_EVENTS, INTERACTION_EVENTS
 from fastapi import FastAPI
@@ -65,5 +66,21 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         app.state.facts = Facts(rt.db)
         await app.state.facts.ensure_indexes()
 
-    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router], on_startup=[start])
+    app = create_app(
+        runtime,
+        title=TITLE,
+        description=DESCRIPTION,
+        routers=[router],
+        on_startup=[start],
+        retention=(
+            INBOX,
+            RetentionRule(
+                "facts",
+                "facts",
+                "at",
+                None,
+                "KPI inputs, one per event; kept (set a period to drop old figures' inputs).",
+            ),
+        ),
+    )
     return app

@@ -6,19 +6,41 @@ from typing import Any
 
 from cdp_common.app import ServiceRuntime, consume, create_app, privacy_handlers
 from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.retention import INBOX, RetentionRule
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS, PRIVACY_REQUESTS
+from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS, IDENTITY_EVENTS, PRIVACY_REQUESTS
 from fastapi import FastAPI
 
 from cdp_consent.adapters.subjects import ConsentSubjects
 from cdp_consent.entrypoints.http import privacy_router, router
-from cdp_consent.service_layer import handlers, privacy
+from cdp_consent.service_layer import handlers, ledger, privacy
 
 
 class ConsentSettings(ServiceSettings):
     service_name: str = "consent"
     http_port: int = 8003
 
+
+RETENTION = (
+    INBOX,
+    RetentionRule(
+        "privacy_exports",
+        "privacy_exports",
+        "created_at",
+        30,
+        "Gathered exports hold a person's whole data; kept long enough to be downloaded.",
+    ),
+    RetentionRule(
+        "privacy_requests",
+        "privacy_requests",
+        "requested_at",
+        2190,
+        "The record that a request was made and carried out (ids, counts, who, why): proof of compliance.",
+    ),
+    RetentionRule(
+        "consent_audit", "consent_audit", "at", 2190, "Who changed whose consent, when and why (append-only)."
+    ),
+)
 
 TITLE = "CDP consent and privacy service"
 DESCRIPTION = "Every permission with its proof, effective consent by policy, privacy requests carried everywhere."
@@ -41,6 +63,20 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
     )
 
     publisher = EventPublisher(broker)
+
+    async def on_persons_merged(event: Any, payload: Any) -> None:
+        await ledger.on_persons_merged(payload, app.state.subjects, publisher)
+
+    async def on_merge_undone(event: Any, payload: Any) -> None:
+        await ledger.on_merge_undone(payload, app.state.subjects, publisher)
+
+    consume(
+        runtime,
+        IDENTITY_EVENTS,
+        {"identity.persons_merged": on_persons_merged, "identity.merge_undone": on_merge_undone},
+        title="consent <- identity events",
+        description="Merged persons' ledgers are combined and resolved again; an undone merge separates them.",
+    )
     broker.publisher(
         CONSENT_EVENTS.name,
         title="consent events",
@@ -70,6 +106,11 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
         app.state.publisher = publisher
 
     app = create_app(
-        runtime, title=TITLE, description=DESCRIPTION, routers=[router, privacy_router], on_startup=[start]
+        runtime,
+        title=TITLE,
+        description=DESCRIPTION,
+        routers=[router, privacy_router],
+        on_startup=[start],
+        retention=RETENTION,
     )
     return app

@@ -1,6 +1,10 @@
 """Consent subjects: one document per person holding every statement ever made about them (append-only; one
 atomic update per statement, deduplicated by statement id), the effective state per channel and purpose, and the
-suppression list."""
+suppression list.
+
+Merges never move statements: the survivor lists the persons it `absorbed`, the merged person points at its
+survivor (`merged_into`), and the survivor's ledger is the union of its own statements and theirs. Undoing a merge
+drops the pointer, and each person has exactly their own statements again. `audit` is append-only."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class ConsentSubjects:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.subjects = db["subjects"]
         self.suppressions = db["suppressions"]
+        self.audit_log = db["consent_audit"]
 
     async def register(self, person_id: str, channels: list[str], preferred: str | None, at: datetime) -> None:
         """Idempotent: the same person registered twice is one subject."""
@@ -33,13 +38,58 @@ class ConsentSubjects:
     async def get_many(self, person_ids: list[str]) -> dict[str, Document]:
         return {d["_id"]: d async for d in self.subjects.find({"_id": {"$in": person_ids}})}
 
-    async def append(self, person_id: str, statement: dict[str, Any]) -> bool:
-        """False when this statement is already in the ledger."""
+    async def resolve(self, person_id: str) -> str:
+        """The person standing today for `person_id` (follows merges)."""
+        for _ in range(10):
+            doc = await self.subjects.find_one({"_id": person_id}, {"merged_into": 1})
+            if doc is None or not doc.get("merged_into"):
+                return person_id
+            person_id = doc["merged_into"]
+        return person_id
+
+    async def ledgers(self, person_ids: list[str]) -> dict[str, tuple[Document, list[dict[str, Any]]]]:
+        """For each asked id that is known: the subject standing for it today and every statement of its ledger
+        (its own and those of the persons merged into it, each marked with `recorded_for`). Three reads per
+        batch, whatever its size."""
+        docs = await self.get_many(person_ids)
+        survivors = {pid: d["merged_into"] for pid, d in docs.items() if d.get("merged_into")}
+        missing = [s for s in set(survivors.values()) if s not in docs]
+        docs.update(await self.get_many(missing) if missing else {})
+        absorbed = [a for d in docs.values() for a in d.get("absorbed", []) if a not in docs]
+        docs.update(await self.get_many(absorbed) if absorbed else {})
+        out: dict[str, tuple[Document, list[dict[str, Any]]]] = {}
+        for pid in person_ids:
+            standing = docs.get(survivors.get(pid, pid))
+            if standing is None:
+                continue
+            members = [standing["_id"], *standing.get("absorbed", [])]
+            statements = [
+                {**st, "recorded_for": m} for m in members for st in (docs.get(m) or {}).get("statements", [])
+            ]
+            out[pid] = (standing, statements)
+        return out
+
+    async def ledger(self, person_id: str) -> tuple[Document, list[dict[str, Any]]] | None:
+        return (await self.ledgers([person_id])).get(person_id)
+
+    async def absorb(self, survivor: str, merged: str, merge_id: str, at: datetime) -> None:
+        """Idempotent: `merged`'s statements count for `survivor` from now on."""
+        for pid in (survivor, merged):
+            await self.ensure(pid, at)
+        await self.subjects.update_one({"_id": merged}, {"$set": {"merged_into": survivor, "merge_id": merge_id}})
+        await self.subjects.update_one({"_id": survivor}, {"$addToSet": {"absorbed": merged}})
+
+    async def release(self, survivor: str, restored: str) -> None:
+        """Idempotent: undo `absorb`; each keeps exactly its own statements."""
+        await self.subjects.update_one({"_id": survivor}, {"$pull": {"absorbed": restored}})
+        await self.subjects.update_one({"_id": restored}, {"$set": {"merged_into": None, "merge_id": None}})
+
+    async def ensure(self, person_id: str, at: datetime) -> None:
         await self.subjects.update_one(
             {"_id": person_id},
             {
                 "$setOnInsert": {
-                    "registered_at": statement["received_at"],
+                    "registered_at": at,
                     "statements": [],
                     "effective": {},
                     "reachable_channels": [],
@@ -48,6 +98,18 @@ class ConsentSubjects:
             },
             upsert=True,
         )
+
+    async def audit(self, entry: dict[str, Any]) -> None:
+        """Append-only: who did what to whose consent, when and why. Entries are inserted, never updated."""
+        await self.audit_log.insert_one(entry)
+
+    async def audit_of(self, person_id: str, limit: int = 200) -> list[Document]:
+        cursor = self.audit_log.find({"person_id": person_id}, {"_id": 0}).sort("at", -1).limit(limit)
+        return [d async for d in cursor]
+
+    async def append(self, person_id: str, statement: dict[str, Any]) -> bool:
+        """False when this statement is already in the ledger."""
+        await self.ensure(person_id, statement["received_at"])
         result = await self.subjects.update_one(
             {"_id": person_id, "statements.id": {"$ne": statement["id"]}}, {"$push": {"statements": statement}}
         )

@@ -24,22 +24,32 @@ def subjects_of(request: Request) -> ConsentSubjects:
 
 @router.get("/subjects/{person_id}", summary="Every statement about a person, with its proof, and the effective state")
 async def read_subject(person_id: PersonId, request: Request) -> dict[str, Any]:
-    doc = await subjects_of(request).get(person_id)
-    if doc is None:
+    found = await subjects_of(request).ledger(person_id)
+    if found is None:
         raise Problem(404, "Subject not found", f"the consent ledger knows no person {person_id}")
+    doc, statements = found
     return {
         "person_id": doc["_id"],
+        "asked_for": person_id,  # differs when `person_id` was merged into `person_id` of the answer
+        "absorbed": doc.get("absorbed", []),
         "reachable_channels": doc.get("reachable_channels", []),
         "preferred_channel": doc.get("preferred_channel"),
         "effective": doc.get("effective", {}),
-        "statements": sorted(doc.get("statements", []), key=lambda s: s["event_time"], reverse=True),
+        "statements": sorted(statements, key=lambda s: s["event_time"], reverse=True),
         "registered_at": doc["registered_at"],
     }
 
 
+@router.get("/subjects/{person_id}/audit", summary="Who changed this person's consent, when and why (append-only)")
+async def read_audit(person_id: PersonId, request: Request) -> dict[str, Any]:
+    return {"person_id": person_id, "entries": await subjects_of(request).audit_of(person_id)}
+
+
 @router.post("/statements", status_code=201, summary="Record a consent statement (kept forever, never edited)")
-async def post_statement(body: StatementIn, request: Request) -> dict[str, Any]:
-    r = await ledger.record_statement(body, subjects_of(request), request.app.state.publisher)
+async def post_statement(
+    body: StatementIn, request: Request, x_actor: Annotated[str, Header(max_length=100)] = "staff"
+) -> dict[str, Any]:
+    r = await ledger.record_statement(body, subjects_of(request), request.app.state.publisher, actor=x_actor)
     out: dict[str, Any] = {
         "statement_id": r.statement_id,
         "duplicate": r.duplicate,
@@ -65,13 +75,14 @@ async def best_channel(
 ) -> dict[str, Any]:
     from cdp_consent.domain.policy import best_channel as choose
 
-    doc = await subjects_of(request).get(person_id)
-    if doc is None:
+    found = await subjects_of(request).ledger(person_id)
+    if found is None:
         raise Problem(404, "Subject not found", f"the consent ledger knows no person {person_id}")
-    if await subjects_of(request).suppressed([person_id]):
+    doc, statements = found
+    if await subjects_of(request).suppressed([person_id, doc["_id"]]):
         return {"person_id": person_id, "channel": None, "reason": "suppressed", "considered": []}
     channel, considered = choose(
-        doc.get("statements", []), purpose, doc.get("reachable_channels", []), doc.get("preferred_channel"), utcnow()
+        statements, purpose, doc.get("reachable_channels", []), doc.get("preferred_channel"), utcnow()
     )
     return {"person_id": person_id, "channel": channel, "considered": considered}
 
@@ -111,13 +122,23 @@ async def suppress(
     request: Request,
     x_actor: Annotated[str, Header(max_length=100)] = "staff",
 ) -> dict[str, Any]:
-    await subjects_of(request).suppress(person_id, body.reason, x_actor, utcnow())
+    subjects = subjects_of(request)
+    await subjects.suppress(person_id, body.reason, x_actor, utcnow())
+    await subjects.audit(
+        {"at": utcnow(), "person_id": person_id, "action": "suppressed", "actor": x_actor, "why": body.reason}
+    )
     return {"person_id": person_id, "suppressed": True}
 
 
 @router.delete("/suppressions/{person_id}", status_code=204, summary="Lift a suppression")
-async def unsuppress(person_id: PersonId, request: Request) -> None:
-    await subjects_of(request).unsuppress(person_id)
+async def unsuppress(
+    person_id: PersonId, request: Request, x_actor: Annotated[str, Header(max_length=100)] = "staff"
+) -> None:
+    subjects = subjects_of(request)
+    await subjects.unsuppress(person_id)
+    await subjects.audit(
+        {"at": utcnow(), "person_id": person_id, "action": "suppression_lifted", "actor": x_actor, "why": None}
+    )
 
 
 privacy_router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
@@ -127,6 +148,7 @@ class PrivacyRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(pattern="^(erasure|export)$")
     person_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    reason: str | None = Field(None, max_length=500, examples=["the person asked by email on 2026-11-20"])
 
 
 @privacy_router.post(
@@ -136,7 +158,7 @@ async def open_request(
     body: PrivacyRequestIn, request: Request, x_actor: Annotated[str, Header(max_length=100)] = "staff"
 ) -> dict[str, Any]:
     doc = await privacy.open_request(
-        body.kind, body.person_id, x_actor, request.app.state.runtime.db, request.app.state.publisher
+        body.kind, body.person_id, x_actor, request.app.state.runtime.db, request.app.state.publisher, body.reason
     )
     return {"request_id": doc["_id"], "status": doc["status"], "services": doc["services"]}
 

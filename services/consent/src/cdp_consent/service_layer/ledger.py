@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdp_common.contracts.consent import ConsentChanged, StatementIn, StatementRecorded
+from cdp_common.contracts.identity import MergeUndone, PersonsMerged
 from cdp_common.events import make_event, utcnow
 from cdp_common.messaging import EventPublisher
 from cdp_common.topics import CONSENT_EVENTS
@@ -31,7 +32,11 @@ class Recorded:
 
 
 async def record_statement(
-    s: StatementIn, subjects: ConsentSubjects, publisher: EventPublisher, policy: ConsentPolicy = DEFAULT_POLICY
+    s: StatementIn,
+    subjects: ConsentSubjects,
+    publisher: EventPublisher,
+    policy: ConsentPolicy = DEFAULT_POLICY,
+    actor: str = "staff",
 ) -> Recorded:
     sid = uuid.uuid5(NS, f"{s.source}:{s.idempotency_key}").hex if s.idempotency_key else uuid.uuid4().hex
     now = utcnow()
@@ -47,6 +52,17 @@ async def record_statement(
         statement.update(confirmed=False, confirmation_hash=hashlib.sha256(token.encode()).hexdigest())
     added = await subjects.append(s.person_id, statement)
     if added:
+        await subjects.audit(
+            {
+                "at": now,
+                "person_id": s.person_id,
+                "action": "statement_recorded",
+                "actor": actor,
+                "why": f"{s.status} for {s.channel}/{s.purpose} from {s.source}"
+                + (f" (campaign {s.campaign})" if s.campaign else ""),
+                "statement_id": sid,
+            }
+        )
         await publisher.publish(
             CONSENT_EVENTS.name,
             make_event(
@@ -85,6 +101,16 @@ async def confirm(token: str, subjects: ConsentSubjects, publisher: EventPublish
     if result.modified_count == 0:
         return None
     st = next(x for x in doc["statements"] if x.get("confirmation_hash") == digest)
+    await subjects.audit(
+        {
+            "at": utcnow(),
+            "person_id": doc["_id"],
+            "action": "double_opt_in_confirmed",
+            "actor": "the person (confirmation link)",
+            "why": f"confirmed {st['channel']}/{st['purpose']}",
+            "statement_id": st["id"],
+        }
+    )
     state, _ = await refresh(doc["_id"], st["channel"], st["purpose"], subjects, publisher)
     return state
 
@@ -97,14 +123,16 @@ async def refresh(
     publisher: EventPublisher,
     policy: ConsentPolicy = DEFAULT_POLICY,
 ) -> tuple[dict[str, Any], bool]:
-    """Recompute one effective state; when it moved, publish `consent.changed` (before storing the new state: a
-    crash in between republishes with the same id on a retry) and store it. Returns the state and whether it
-    moved."""
-    doc = await subjects.get(person_id)
-    assert doc is not None
+    """Recompute one effective state of the person standing for `person_id` today (over the union ledger of a
+    merge); when it moved, publish `consent.changed` (before storing the new state: a crash in between republishes
+    with the same id on a retry) and store it. Returns the state and whether it moved."""
+    found = await subjects.ledger(person_id)
+    assert found is not None
+    doc, statements = found
+    person_id = doc["_id"]
     now = utcnow()
     key = f"{channel}:{purpose}"
-    eff = effective(doc["statements"], channel, purpose, now, policy)
+    eff = effective(statements, channel, purpose, now, policy)
     state = {
         "status": eff.status,
         "allowed": eff.allowed,
@@ -150,21 +178,23 @@ async def check(
     out: list[dict[str, Any]] = []
     for i in range(0, len(person_ids), 1000):
         chunk = person_ids[i : i + 1000]
-        docs = await subjects.get_many(chunk)
-        blocked = await subjects.suppressed(chunk)
+        ledgers = await subjects.ledgers(chunk)
+        standing = {pid: doc["_id"] for pid, (doc, _) in ledgers.items()}
+        blocked = await subjects.suppressed(list({*chunk, *standing.values()}))
         for pid in chunk:
-            if pid in blocked:
+            blocked_as = pid if pid in blocked else standing.get(pid) if standing.get(pid) in blocked else None
+            if blocked_as is not None:
                 out.append(
                     {
                         "person_id": pid,
                         "allowed": False,
                         "status": "suppressed",
                         "decided_by": None,
-                        "reason": f"on the suppression list: {blocked[pid]['reason']}",
+                        "reason": f"on the suppression list: {blocked[blocked_as]['reason']}",
                     }
                 )
                 continue
-            eff = effective((docs.get(pid) or {}).get("statements", []), channel, purpose, now, policy)
+            eff = effective(ledgers[pid][1] if pid in ledgers else [], channel, purpose, now, policy)
             out.append(
                 {
                     "person_id": pid,
@@ -175,3 +205,55 @@ async def check(
                 }
             )
     return out
+
+
+async def refresh_all(
+    person_id: str, subjects: ConsentSubjects, publisher: EventPublisher, policy: ConsentPolicy = DEFAULT_POLICY
+) -> int:
+    """Recompute every effective state of a person (after a merge or its undoing). Returns how many moved."""
+    found = await subjects.ledger(person_id)
+    if found is None:
+        return 0
+    doc, statements = found
+    keys = {(st["channel"], st["purpose"]) for st in statements}
+    keys |= {tuple(k.split(":", 1)) for k in doc.get("effective", {})}  # type: ignore[misc]
+    moved = 0
+    for channel, purpose in sorted(keys):
+        moved += (await refresh(doc["_id"], channel, purpose, subjects, publisher, policy))[1]
+    return moved
+
+
+async def on_persons_merged(p: PersonsMerged, subjects: ConsentSubjects, publisher: EventPublisher) -> None:
+    """The merged person's statements now count for the survivor; the survivor's effective consent is resolved
+    again over both ledgers (the latest statement wins, whoever it was recorded for)."""
+    await subjects.absorb(p.survivor_id, p.merged_id, p.merge_id, p.merged_at)
+    moved = await refresh_all(p.survivor_id, subjects, publisher)
+    await subjects.audit(
+        {
+            "at": utcnow(),
+            "person_id": p.survivor_id,
+            "action": "ledgers_merged",
+            "actor": p.by,
+            "why": f"identity merged {p.merged_id} into {p.survivor_id} (merge {p.merge_id}); {moved} states moved",
+            "merge_id": p.merge_id,
+        }
+    )
+
+
+async def on_merge_undone(p: MergeUndone, subjects: ConsentSubjects, publisher: EventPublisher) -> None:
+    """Each person gets back exactly their own statements, and both are resolved again."""
+    await subjects.release(p.survivor_id, p.restored_id)
+    moved = 0
+    for pid in (p.survivor_id, p.restored_id):
+        moved += await refresh_all(pid, subjects, publisher)
+    await subjects.audit(
+        {
+            "at": utcnow(),
+            "person_id": p.survivor_id,
+            "action": "ledgers_separated",
+            "actor": p.by,
+            "why": f"identity undid merge {p.merge_id}: {p.restored_id} has its own statements again; "
+            f"{moved} states moved",
+            "merge_id": p.merge_id,
+        }
+    )

@@ -18,7 +18,12 @@ from cdp_consent.adapters.subjects import ConsentSubjects
 
 
 async def open_request(
-    kind: str, person_id: str, by: str, db: AsyncDatabase[Document], publisher: EventPublisher
+    kind: str,
+    person_id: str,
+    by: str,
+    db: AsyncDatabase[Document],
+    publisher: EventPublisher,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     request_id = uuid.uuid4().hex
     now = utcnow()
@@ -28,10 +33,21 @@ async def open_request(
         "person_id": person_id,
         "by": by,
         "requested_at": now,
+        "reason": reason,
         "status": "open",
         "services": {s: {"status": "pending"} for s in SERVICES_THAT_ANSWER},
     }
     await db["privacy_requests"].insert_one(doc)
+    await ConsentSubjects(db).audit(
+        {
+            "at": now,
+            "person_id": person_id,
+            "action": f"{kind}_requested",
+            "actor": by,
+            "why": reason,
+            "request_id": request_id,
+        }
+    )
     await publisher.publish(
         PRIVACY_REQUESTS.name,
         make_event(
@@ -52,19 +68,33 @@ async def on_answered(a: PrivacyAnswered, db: AsyncDatabase[Document]) -> None:
     await requests.update_one({"_id": a.request_id}, {"$set": {f"services.{a.service}": report}})
     if a.kind == "export":
         await db["privacy_exports"].update_one(
-            {"_id": a.request_id}, {"$set": {f"data.{a.service}": a.data}}, upsert=True
+            {"_id": a.request_id},
+            {"$set": {f"data.{a.service}": a.data}, "$setOnInsert": {"created_at": utcnow()}},
+            upsert=True,
         )
     doc = await requests.find_one({"_id": a.request_id})
     if doc and all(s.get("status") == "done" for s in doc["services"].values()) and doc["status"] == "open":
-        await requests.update_one(
+        result = await requests.update_one(
             {"_id": a.request_id, "status": "open"}, {"$set": {"status": "completed", "completed_at": utcnow()}}
         )
+        if result.modified_count:
+            await ConsentSubjects(db).audit(
+                {
+                    "at": utcnow(),
+                    "person_id": a.person_id,
+                    "action": f"{a.kind}_completed",
+                    "actor": "every service confirmed",
+                    "why": doc.get("reason"),
+                    "request_id": a.request_id,
+                }
+            )
 
 
 async def erase(person_id: str, subjects: ConsentSubjects) -> dict[str, int]:
     """Statements go; the person stays suppressed (an id and a reason, nothing personal) so nobody re-contacts
     them from an old list."""
-    deleted = (await subjects.subjects.delete_one({"_id": person_id})).deleted_count
+    merged = [d["_id"] async for d in subjects.subjects.find({"merged_into": person_id}, {"_id": 1})]
+    deleted = (await subjects.subjects.delete_many({"_id": {"$in": [person_id, *merged]}})).deleted_count
     await subjects.suppress(person_id, "erased at the person's request", "privacy", utcnow())
     db = subjects.subjects.database
     exports = [d["_id"] async for d in db["privacy_requests"].find({"person_id": person_id, "kind": "export"})]
@@ -74,4 +104,9 @@ async def erase(person_id: str, subjects: ConsentSubjects) -> dict[str, int]:
 
 
 async def export(person_id: str, subjects: ConsentSubjects) -> dict[str, Any]:
-    return {"subject": await subjects.get(person_id)}
+    found = await subjects.ledger(person_id)
+    subject = None
+    if found is not None:
+        doc, statements = found
+        subject = {**doc, "statements": statements}
+    return {"subject": subject, "audit": await subjects.audit_of(person_id, limit=10_000)}
