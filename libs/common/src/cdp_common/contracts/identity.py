@@ -45,6 +45,14 @@ class Evidence(_Event):
     weight: float
 
 
+CONTACT_RECORD_PREFIX = "contacts-"
+"""Source of the records identity makes of contacts created in the contacts service (by staff or an import)."""
+
+
+def contact_record_source(contact_source: str) -> str:
+    return f"{CONTACT_RECORD_PREFIX}{contact_source}"[:64]
+
+
 class RecordLinked(_Event):
     """A source record belongs to a person (new or existing); contacts add its values as candidates."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from cdp_common.contracts.analytics import ScoresUpdated, SegmentMembership
 from cdp_common.contracts.consent import ConsentChanged
-from cdp_common.contracts.identity import MergeUndone, PersonsMerged, RecordLinked
+from cdp_common.contracts.identity import CONTACT_RECORD_PREFIX, MergeUndone, PersonsMerged, RecordLinked
 from cdp_common.events import EventEnvelope, utcnow
 from cdp_common.identifiers import normalise_email, normalise_name, normalise_phone
 
@@ -85,9 +85,15 @@ async def on_record_linked(event: EventEnvelope, payload: RecordLinked, deps: De
             observed_at=payload.observed_at,
         )
 
-    contact, _ = await mutate(payload.person_id, change, deps, create_missing=new_profile)
+    # A contact of ours, echoed back as a record: its values already are its candidates (and move with merges),
+    # so only the link is noted; the profile does not change.
+    if payload.source.startswith(CONTACT_RECORD_PREFIX):
+        contact_id = payload.person_id
+    else:
+        contact, _ = await mutate(payload.person_id, change, deps, create_missing=new_profile)
+        contact_id = contact.id
     await deps.views.put(
-        contact.id,
+        contact_id,
         "identity",
         f"{payload.source}:{payload.record_id}",
         {

@@ -4,7 +4,7 @@ through the same matching)."""
 from __future__ import annotations
 
 from cdp_common.contracts.contacts import ContactCreated
-from cdp_common.contracts.identity import SourceAttributes, SourceRecordObserved
+from cdp_common.contracts.identity import SourceAttributes, SourceRecordObserved, contact_record_source
 from cdp_common.events import EventEnvelope
 from cdp_common.messaging import EventPublisher
 
@@ -26,7 +26,7 @@ async def on_contact_created(
     if await graph.person(c.contact_id) is not None:
         return
     observation = SourceRecordObserved(
-        source=f"contacts-{c.source}"[:64],
+        source=contact_record_source(c.source),
         record_id=c.contact_id,
         observed_at=c.created_at,
         verified_emails=[e.address for e in c.emails if e.verified],
