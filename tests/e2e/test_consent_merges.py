@@ -95,7 +95,10 @@ async def test_merge_combines_ledgers_and_undo_separates_them(stack: Stack) -> N
         own = (await c.get(f"{stack.gateway}/v1/consent/subjects/{first}")).json()
         assert [s["id"] for s in own["statements"]] == [jan.json()["statement_id"]]
 
-        audit = (await c.get(f"{stack.gateway}/v1/consent/subjects/{first}/audit")).json()["entries"]
-        actions = [e["action"] for e in audit]
-        assert {"statement_recorded", "ledgers_merged", "ledgers_separated"} <= set(actions)
+        async def audited() -> Any:  # the audit entry is written once the separation is resolved
+            entries = (await c.get(f"{stack.gateway}/v1/consent/subjects/{first}/audit")).json()["entries"]
+            actions = {e["action"] for e in entries}
+            return entries if {"statement_recorded", "ledgers_merged", "ledgers_separated"} <= actions else None
+
+        audit = await eventually(audited, timeout_s=20)
         assert all(e["actor"] and e["at"] for e in audit)

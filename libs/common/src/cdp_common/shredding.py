@@ -28,6 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cdp_common.broadcast import partitions_of
 from cdp_common.events import EventEnvelope, utcnow
 from cdp_common.topics import SUBJECT_KEYS
 
@@ -128,24 +129,13 @@ class SubjectKeys:
             bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-keys", enable_auto_commit=False
         )
         await self._consumer.start()
-        partitions = await self._partitions()
+        partitions = await partitions_of(self._consumer, self.topic)
         tps = [TopicPartition(self.topic, p) for p in partitions]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
         self._task = asyncio.create_task(self._follow(), name="subject-keys")
         await self.caught_up(timeout_s=120.0)
         log.info("subject keys loaded", extra={"subjects": len(self.ring.keys)})
-
-    async def _partitions(self) -> set[int]:
-        client = self._consumer._client  # aiokafka learns a topic's partitions only for topics it was told about
-        client.add_topic(self.topic)
-        for _ in range(100):
-            parts = self._consumer.partitions_for_topic(self.topic)
-            if parts:
-                return set(parts)
-            await client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {self.topic} does not exist; run cdp-topics")
 
     async def stop(self) -> None:
         if self._task is not None:

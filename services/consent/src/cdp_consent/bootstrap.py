@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 from cdp_common.app import ServiceRuntime, consume, create_app, privacy_handlers
+from cdp_common.broadcast import KeyFollower
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.retention import INBOX, RetentionRule
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS, IDENTITY_EVENTS, PRIVACY_REQUESTS
 from fastapi import FastAPI
+from pydantic import Field
 
+from cdp_consent.adapters.check_cache import CheckCache
 from cdp_consent.adapters.subjects import ConsentSubjects
 from cdp_consent.entrypoints.http import privacy_router, router
 from cdp_consent.service_layer import handlers, ledger, privacy
@@ -19,6 +25,16 @@ from cdp_consent.service_layer import handlers, ledger, privacy
 class ConsentSettings(ServiceSettings):
     service_name: str = "consent"
     http_port: int = 8003
+    check_cache_seconds: float = Field(
+        600.0,
+        description="How long a replica answers a person's checks from memory before reading them again (0: no "
+        "memory). Changes reach every replica's memory through the consent topic within milliseconds; while that "
+        "follower is not current the memory is not used.",
+    )
+    check_cache_entries: int = Field(100_000, description="Persons a replica remembers for checks (oldest go first).")
+    check_cache_warm: bool = Field(
+        True, description="Read every subject into memory at start and every half `check_cache_seconds`."
+    )
 
 
 RETENTION = (
@@ -42,8 +58,22 @@ RETENTION = (
     ),
 )
 
+log = logging.getLogger("cdp.consent")
+
 TITLE = "CDP consent and privacy service"
 DESCRIPTION = "Every permission with its proof, effective consent by policy, privacy requests carried everywhere."
+
+
+async def warm_every(subjects: ConsentSubjects, interval_s: float) -> None:
+    while True:
+        started = time.perf_counter()
+        try:
+            n = await subjects.warm()
+        except Exception:  # the store may be away for a while; checks then read it as they can
+            log.exception("warming the check memory failed; trying again later")
+        else:
+            log.info("check memory warmed", extra={"subjects": n, "seconds": round(time.perf_counter() - started, 2)})
+        await asyncio.sleep(interval_s)
 
 
 def build(settings: ConsentSettings | None = None) -> FastAPI:
@@ -84,7 +114,7 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
     )
 
     async def erase(person_id: str) -> dict[str, int]:
-        return await privacy.erase(person_id, app.state.subjects)
+        return await privacy.erase(person_id, app.state.subjects, publisher)
 
     async def export(person_id: str) -> dict[str, Any]:
         return await privacy.export(person_id, app.state.subjects)
@@ -101,9 +131,19 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
         description="Carries out privacy requests on the ledger and collects every service's answer.",
     )
 
+    cache = CheckCache(settings.check_cache_seconds, settings.check_cache_entries)
+    # every replica forgets what it remembers of a person as soon as any replica publishes about them
+    follower = KeyFollower(settings.kafka_bootstrap, CONSENT_EVENTS.name, f"cdp-{settings.service_name}", cache.forget)
+
     async def start(rt: ServiceRuntime) -> None:
-        app.state.subjects = ConsentSubjects(rt.db)
+        app.state.subjects = ConsentSubjects(rt.db, cache)
         app.state.publisher = publisher
+        if cache.enabled:
+            await follower.start()
+            cache.current = follower.current
+            rt.on_shutdown.append(follower.stop)
+            if settings.check_cache_warm:
+                rt.spawn(warm_every(app.state.subjects, settings.check_cache_seconds / 2), "warm-check-memory")
 
     app = create_app(
         runtime,

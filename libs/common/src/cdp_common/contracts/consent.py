@@ -72,3 +72,18 @@ class StatementRecorded(BaseModel):
 
 
 EVENT_TYPES["consent.statement_recorded"] = StatementRecorded
+
+
+class SubjectChanged(BaseModel):
+    """Something other than a new statement changed what a person's consent checks answer: a double opt-in
+    confirmed, a suppression set or lifted, ledgers merged or separated, the ledger erased. Ids only, never
+    encrypted. Every consent replica forgets what it remembered of the person; others may follow it too."""
+
+    model_config = ConfigDict(extra="forbid")
+    person_id: str
+    change: Literal["confirmed", "suppressed", "suppression_lifted", "merged", "separated", "erased"]
+    related_id: str | None = Field(None, description="The other person of a merge or separation.")
+    at: datetime
+
+
+EVENT_TYPES["consent.subject_changed"] = SubjectChanged

@@ -8,18 +8,23 @@ drops the pointer, and each person has exactly their own statements again. `audi
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
+from cdp_common.events import utcnow
 from cdp_common.store import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
+from cdp_consent.adapters.check_cache import CheckCache, CheckView
+
 
 class ConsentSubjects:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], cache: CheckCache | None = None) -> None:
         self.subjects = db["subjects"]
         self.suppressions = db["suppressions"]
         self.audit_log = db["consent_audit"]
+        self.cache = cache if cache is not None else CheckCache(ttl_seconds=0)
 
     async def register(self, person_id: str, channels: list[str], preferred: str | None, at: datetime) -> None:
         """Idempotent: the same person registered twice is one subject."""
@@ -72,17 +77,78 @@ class ConsentSubjects:
     async def ledger(self, person_id: str) -> tuple[Document, list[dict[str, Any]]] | None:
         return (await self.ledgers([person_id])).get(person_id)
 
+    async def check_views(self, person_ids: list[str], remember: bool = True) -> dict[str, CheckView]:
+        """What the check API needs of each asked person: from this replica's memory when it has it, else read
+        (the ledgers and suppressions of a whole batch in a few reads) and remembered when `remember`."""
+        out: dict[str, CheckView] = {}
+        missing: list[str] = []
+        usable = self.cache.usable()
+        for pid in person_ids:
+            view = self.cache.get(pid) if usable else None
+            if view is None:
+                missing.append(pid)
+            else:
+                out[pid] = view
+        if missing:
+            out.update(await self._read_views(missing, remember and usable))
+        return out
+
+    async def _read_views(self, missing: list[str], remember: bool) -> dict[str, CheckView]:
+        out: dict[str, CheckView] = {}
+        epoch = self.cache.epoch
+        loaded_at = time.monotonic()
+        ledgers = await self.ledgers(missing)
+        standing = {pid: doc["_id"] for pid, (doc, _) in ledgers.items()}
+        blocked = await self.suppressed(list({*missing, *standing.values()}))
+        for pid in missing:
+            found = ledgers.get(pid)
+            members = {pid}
+            if found is not None:
+                members |= {found[0]["_id"], *found[0].get("absorbed", [])}
+            block = blocked.get(pid) or blocked.get(standing.get(pid, pid))
+            view = CheckView(
+                standing=standing.get(pid),
+                statements=found[1] if found else [],
+                suppressed=block["reason"] if block else None,
+                members=frozenset(members),
+                loaded_at=loaded_at,
+            )
+            out[pid] = view
+            if remember:
+                self.cache.put(pid, view, epoch)
+        return out
+
+    async def warm(self, chunk: int = 1000) -> int:
+        """Read every subject into this replica's check memory (up to its size), in chunks of `chunk` persons.
+        Returns how many are remembered."""
+        if not self.cache.usable():
+            return 0
+        ids: list[str] = []
+        read = 0
+        async for d in self.subjects.find({}, {"_id": 1}):
+            ids.append(d["_id"])
+            if len(ids) >= chunk:
+                await self._read_views(ids, remember=True)
+                read, ids = read + len(ids), []
+            if read >= self.cache.max_entries:
+                break
+        if ids:
+            await self._read_views(ids, remember=True)
+        return len(self.cache)
+
     async def absorb(self, survivor: str, merged: str, merge_id: str, at: datetime) -> None:
         """Idempotent: `merged`'s statements count for `survivor` from now on."""
         for pid in (survivor, merged):
             await self.ensure(pid, at)
         await self.subjects.update_one({"_id": merged}, {"$set": {"merged_into": survivor, "merge_id": merge_id}})
         await self.subjects.update_one({"_id": survivor}, {"$addToSet": {"absorbed": merged}})
+        self.cache.forget([survivor, merged])
 
     async def release(self, survivor: str, restored: str) -> None:
         """Idempotent: undo `absorb`; each keeps exactly its own statements."""
         await self.subjects.update_one({"_id": survivor}, {"$pull": {"absorbed": restored}})
         await self.subjects.update_one({"_id": restored}, {"$set": {"merged_into": None, "merge_id": None}})
+        self.cache.forget([survivor, restored])
 
     async def ensure(self, person_id: str, at: datetime) -> None:
         await self.subjects.update_one(
@@ -113,7 +179,23 @@ class ConsentSubjects:
         result = await self.subjects.update_one(
             {"_id": person_id, "statements.id": {"$ne": statement["id"]}}, {"$push": {"statements": statement}}
         )
+        self.cache.forget([person_id])
         return result.modified_count == 1
+
+    async def confirm_statement(self, person_id: str, index: int, digest: str) -> bool:
+        """Double opt-in: mark the grant at `index` confirmed, once. Guarded by position and state (the
+        positional `$` operator is outside the store contract)."""
+        result = await self.subjects.update_one(
+            {"_id": person_id, f"statements.{index}.confirmation_hash": digest, f"statements.{index}.confirmed": False},
+            {"$set": {f"statements.{index}.confirmed": True, f"statements.{index}.confirmed_at": utcnow()}},
+        )
+        self.cache.forget([person_id])
+        return result.modified_count == 1
+
+    async def delete(self, person_ids: list[str]) -> int:
+        deleted = (await self.subjects.delete_many({"_id": {"$in": person_ids}})).deleted_count
+        self.cache.forget(person_ids)
+        return deleted
 
     async def set_effective(self, person_id: str, key: str, state: dict[str, Any]) -> None:
         await self.subjects.update_one({"_id": person_id}, {"$set": {f"effective.{key}": state}})
@@ -122,9 +204,11 @@ class ConsentSubjects:
         await self.suppressions.update_one(
             {"_id": person_id}, {"$set": {"reason": reason, "by": by, "at": at}}, upsert=True
         )
+        self.cache.forget([person_id])
 
     async def unsuppress(self, person_id: str) -> None:
         await self.suppressions.delete_one({"_id": person_id})
+        self.cache.forget([person_id])
 
     async def suppressed(self, person_ids: list[str]) -> dict[str, Document]:
         return {d["_id"]: d async for d in self.suppressions.find({"_id": {"$in": person_ids}})}

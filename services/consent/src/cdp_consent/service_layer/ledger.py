@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cdp_common.contracts.consent import ConsentChanged, StatementIn, StatementRecorded
+from cdp_common.contracts.consent import ConsentChanged, StatementIn, StatementRecorded, SubjectChanged
 from cdp_common.contracts.identity import MergeUndone, PersonsMerged
 from cdp_common.events import make_event, utcnow
 from cdp_common.messaging import EventPublisher
@@ -29,6 +29,42 @@ class Recorded:
     effective: dict[str, Any]
     changed: bool
     confirmation_token: str | None = None
+
+
+async def announce(
+    publisher: EventPublisher, person_id: str, change: str, related_id: str | None = None, event_key: str | None = None
+) -> None:
+    """`consent.subject_changed`: ids only, so never sealed (an erased person gets no new key from it)."""
+    event_id = uuid.uuid5(NS, f"subject_changed:{person_id}:{change}:{event_key}").hex if event_key else None
+    await publisher.publish(
+        CONSENT_EVENTS.name,
+        make_event(
+            source=SOURCE,
+            event_type="consent.subject_changed",
+            subject=person_id,
+            event_id=event_id,
+            data=SubjectChanged(person_id=person_id, change=change, related_id=related_id, at=utcnow()),  # type: ignore[arg-type]
+        ),
+        personal=False,
+    )
+
+
+async def suppress(
+    person_id: str, reason: str, actor: str, subjects: ConsentSubjects, publisher: EventPublisher
+) -> None:
+    await subjects.suppress(person_id, reason, actor, utcnow())
+    await subjects.audit(
+        {"at": utcnow(), "person_id": person_id, "action": "suppressed", "actor": actor, "why": reason}
+    )
+    await announce(publisher, person_id, "suppressed")
+
+
+async def unsuppress(person_id: str, actor: str, subjects: ConsentSubjects, publisher: EventPublisher) -> None:
+    await subjects.unsuppress(person_id)
+    await subjects.audit(
+        {"at": utcnow(), "person_id": person_id, "action": "suppression_lifted", "actor": actor, "why": None}
+    )
+    await announce(publisher, person_id, "suppression_lifted")
 
 
 async def record_statement(
@@ -93,12 +129,7 @@ async def confirm(token: str, subjects: ConsentSubjects, publisher: EventPublish
     i = next((n for n, x in enumerate(statements) if x.get("confirmation_hash") == digest), None)
     if doc is None or i is None:
         return None
-    # guarded by position and state (the positional `$` operator is outside the store contract)
-    result = await subjects.subjects.update_one(
-        {"_id": doc["_id"], f"statements.{i}.confirmation_hash": digest, f"statements.{i}.confirmed": False},
-        {"$set": {f"statements.{i}.confirmed": True, f"statements.{i}.confirmed_at": utcnow()}},
-    )
-    if result.modified_count == 0:
+    if not await subjects.confirm_statement(doc["_id"], i, digest):
         return None
     st = next(x for x in doc["statements"] if x.get("confirmation_hash") == digest)
     await subjects.audit(
@@ -111,6 +142,7 @@ async def confirm(token: str, subjects: ConsentSubjects, publisher: EventPublish
             "statement_id": st["id"],
         }
     )
+    await announce(publisher, doc["_id"], "confirmed", event_key=st["id"])
     state, _ = await refresh(doc["_id"], st["channel"], st["purpose"], subjects, publisher)
     return state
 
@@ -173,28 +205,27 @@ async def check(
     purpose: str,
     subjects: ConsentSubjects,
     policy: ConsentPolicy = DEFAULT_POLICY,
+    remember: bool = True,
 ) -> list[dict[str, Any]]:
     now = utcnow()
     out: list[dict[str, Any]] = []
     for i in range(0, len(person_ids), 1000):
         chunk = person_ids[i : i + 1000]
-        ledgers = await subjects.ledgers(chunk)
-        standing = {pid: doc["_id"] for pid, (doc, _) in ledgers.items()}
-        blocked = await subjects.suppressed(list({*chunk, *standing.values()}))
+        views = await subjects.check_views(chunk, remember=remember)
         for pid in chunk:
-            blocked_as = pid if pid in blocked else standing.get(pid) if standing.get(pid) in blocked else None
-            if blocked_as is not None:
+            view = views[pid]
+            if view.suppressed is not None:
                 out.append(
                     {
                         "person_id": pid,
                         "allowed": False,
                         "status": "suppressed",
                         "decided_by": None,
-                        "reason": f"on the suppression list: {blocked[blocked_as]['reason']}",
+                        "reason": f"on the suppression list: {view.suppressed}",
                     }
                 )
                 continue
-            eff = effective(ledgers[pid][1] if pid in ledgers else [], channel, purpose, now, policy)
+            eff = effective(view.statements, channel, purpose, now, policy)
             out.append(
                 {
                     "person_id": pid,
@@ -227,6 +258,8 @@ async def on_persons_merged(p: PersonsMerged, subjects: ConsentSubjects, publish
     """The merged person's statements now count for the survivor; the survivor's effective consent is resolved
     again over both ledgers (the latest statement wins, whoever it was recorded for)."""
     await subjects.absorb(p.survivor_id, p.merged_id, p.merge_id, p.merged_at)
+    for pid, other in ((p.survivor_id, p.merged_id), (p.merged_id, p.survivor_id)):
+        await announce(publisher, pid, "merged", other, event_key=p.merge_id)
     moved = await refresh_all(p.survivor_id, subjects, publisher)
     await subjects.audit(
         {
@@ -243,6 +276,8 @@ async def on_persons_merged(p: PersonsMerged, subjects: ConsentSubjects, publish
 async def on_merge_undone(p: MergeUndone, subjects: ConsentSubjects, publisher: EventPublisher) -> None:
     """Each person gets back exactly their own statements, and both are resolved again."""
     await subjects.release(p.survivor_id, p.restored_id)
+    for pid, other in ((p.survivor_id, p.restored_id), (p.restored_id, p.survivor_id)):
+        await announce(publisher, pid, "separated", other, event_key=f"undo:{p.merge_id}")
     moved = 0
     for pid in (p.survivor_id, p.restored_id):
         moved += await refresh_all(pid, subjects, publisher)

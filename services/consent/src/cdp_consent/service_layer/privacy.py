@@ -15,6 +15,7 @@ from cdp_common.topics import PRIVACY_REQUESTS
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_consent.adapters.subjects import ConsentSubjects
+from cdp_consent.service_layer import ledger
 
 
 async def open_request(
@@ -90,11 +91,13 @@ async def on_answered(a: PrivacyAnswered, db: AsyncDatabase[Document]) -> None:
             )
 
 
-async def erase(person_id: str, subjects: ConsentSubjects) -> dict[str, int]:
+async def erase(person_id: str, subjects: ConsentSubjects, publisher: EventPublisher) -> dict[str, int]:
     """Statements go; the person stays suppressed (an id and a reason, nothing personal) so nobody re-contacts
     them from an old list."""
     merged = [d["_id"] async for d in subjects.subjects.find({"merged_into": person_id}, {"_id": 1})]
-    deleted = (await subjects.subjects.delete_many({"_id": {"$in": [person_id, *merged]}})).deleted_count
+    deleted = await subjects.delete([person_id, *merged])
+    for pid in (person_id, *merged):
+        await ledger.announce(publisher, pid, "erased")
     await subjects.suppress(person_id, "erased at the person's request", "privacy", utcnow())
     db = subjects.subjects.database
     exports = [d["_id"] async for d in db["privacy_requests"].find({"person_id": person_id, "kind": "export"})]
