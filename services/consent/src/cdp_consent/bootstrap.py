@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Any
@@ -18,7 +19,8 @@ from pydantic import Field
 
 from cdp_consent.adapters.check_cache import CheckCache
 from cdp_consent.adapters.subjects import ConsentSubjects
-from cdp_consent.entrypoints.http import privacy_router, router
+from cdp_consent.entrypoints import fast_check
+from cdp_consent.entrypoints.http import answer_check, privacy_router, router
 from cdp_consent.service_layer import handlers, ledger, privacy
 
 
@@ -73,6 +75,7 @@ async def warm_every(subjects: ConsentSubjects, interval_s: float) -> None:
             log.exception("warming the check memory failed; trying again later")
         else:
             log.info("check memory warmed", extra={"subjects": n, "seconds": round(time.perf_counter() - started, 2)})
+            gc.freeze()  # the remembered views are long-lived: keep full collections from walking them each time
         await asyncio.sleep(interval_s)
 
 
@@ -152,5 +155,7 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
         routers=[router, privacy_router],
         on_startup=[start],
         retention=RETENTION,
+        hot_routes=(fast_check.PATH,),
+        fast_paths=[(fast_check.FastCheck, {"answer": answer_check})],
     )
     return app

@@ -26,6 +26,7 @@ from prometheus_client import Counter
 CACHE_LOOKUPS = Counter(
     "cdp_consent_check_cache_total", "Check lookups in the replica's memory, by outcome", ["outcome"]
 )
+HIT, MISS, EXPIRED = (CACHE_LOOKUPS.labels(o) for o in ("hit", "miss", "expired"))
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,13 @@ class CheckCache:
     def get(self, person_id: str) -> CheckView | None:
         view = self._views.get(person_id)
         if view is None:
-            CACHE_LOOKUPS.labels("miss").inc()
+            MISS.inc()
             return None
         if time.monotonic() - view.loaded_at > self.ttl:
             self._drop(person_id)
-            CACHE_LOOKUPS.labels("expired").inc()
+            EXPIRED.inc()
             return None
-        CACHE_LOOKUPS.labels("hit").inc()
+        HIT.inc()
         return view
 
     def put(self, person_id: str, view: CheckView, epoch: int) -> bool:

@@ -8,6 +8,7 @@ drops the pointer, and each person has exactly their own statements again. `audi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -118,9 +119,10 @@ class ConsentSubjects:
                 self.cache.put(pid, view, epoch)
         return out
 
-    async def warm(self, chunk: int = 1000) -> int:
-        """Read every subject into this replica's check memory (up to its size), in chunks of `chunk` persons.
-        Returns how many are remembered."""
+    async def warm(self, chunk: int = 200, pause_s: float = 0.005) -> int:
+        """Read every subject into this replica's check memory (up to its size), in chunks of `chunk` persons with
+        a pause between them, so that checks served meanwhile wait for one small chunk at most. Returns how many
+        are remembered."""
         if not self.cache.usable():
             return 0
         ids: list[str] = []
@@ -130,6 +132,7 @@ class ConsentSubjects:
             if len(ids) >= chunk:
                 await self._read_views(ids, remember=True)
                 read, ids = read + len(ids), []
+                await asyncio.sleep(pause_s)
             if read >= self.cache.max_entries:
                 break
         if ids:

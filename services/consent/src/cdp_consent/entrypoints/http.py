@@ -94,7 +94,13 @@ async def check_one(
     channel: Channel,
     purpose: Purpose,
 ) -> dict[str, Any]:
-    return (await ledger.check([person_id], channel, purpose, subjects_of(request)))[0]
+    return await answer_check(request.app, person_id, channel, purpose)
+
+
+async def answer_check(app: Any, person_id: str, channel: str, purpose: str) -> dict[str, Any]:
+    """One check: what the route above and the replica's fast path (`fast_check`) both answer."""
+    subjects: ConsentSubjects = app.state.subjects
+    return (await ledger.check([person_id], channel, purpose, subjects))[0]
 
 
 class BatchCheck(BaseModel):
