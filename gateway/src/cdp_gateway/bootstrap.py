@@ -9,7 +9,17 @@ from cdp_common.retention import RetentionRule
 from cdp_common.topics import IDENTITY_RECORDS, INTERACTION_EVENTS
 from fastapi import FastAPI
 
-from cdp_gateway import access, analytics, configuration, consent, contacts, identity, ingestion, privacy
+from cdp_gateway import (
+    access,
+    analytics,
+    configuration,
+    consent,
+    console,
+    contacts,
+    identity,
+    ingestion,
+    privacy,
+)
 from cdp_gateway.auth import AuthStore, RateLimiter
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream
@@ -72,4 +82,5 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         ],
         on_startup=[start],
     )
+    console.mount(app)
     return app
