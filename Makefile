@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: up down clean test lint typecheck pytest deps status docs
+.PHONY: up down clean test lint typecheck pytest deps status docs demo
 
 deps:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
@@ -13,6 +13,10 @@ up: deps
 
 down:
 	@bash deploy/down.sh
+
+# A Vietnamese retailer's customers from several channels (duplicates, conflicting consents), through the gateway.
+demo: up
+	@$(UV) run --frozen python tools/demo.py
 
 # Stops everything and forgets the local data (keeps the cached jars): the next `make up` starts empty.
 clean: down
@@ -29,6 +33,7 @@ typecheck: deps
 	$(UV) run --frozen mypy
 
 pytest: deps
+	@bash deploy/local/browser.sh
 	$(UV) run --frozen pytest
 
 test: lint typecheck pytest

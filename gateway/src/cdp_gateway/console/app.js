@@ -126,7 +126,11 @@ async function contactsPage(params) {
   let cursor = null;
   async function load() {
     const qs = new URLSearchParams({ limit: "25" });
-    if (q) qs.set("q", q);
+    // one box for everything: an email, a phone in any format, or a name with or without accents
+    const typed = q.trim();
+    if (typed.includes("@")) qs.set("email", typed);
+    else if (/^[+()\d\s.-]{6,}$/.test(typed)) qs.set("phone", typed);
+    else if (typed) qs.set("name", typed);
     if (cursor) qs.set("cursor", cursor);
     const page = await api("GET", `/v1/contacts?${qs}`);
     for (const c of page.items) {
