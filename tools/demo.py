@@ -174,22 +174,24 @@ class Demo:
                         "data": rec,
                     }
                 )
-        # look-alikes for the review queue: same name and birth date as someone, another phone, no email
+        # for the review queue: a second loyalty card under the same name, birth date and phone (a family sharing
+        # a phone, or one person with two cards?): the matcher does not merge conflicting cards, it asks staff
         for j in range(min(6, self.people)):
             p = crowd[j * 7 % self.people]
             records.append(
                 {
-                    "idempotency_key": f"demo-lookalike-{j}",
+                    "idempotency_key": f"demo-second-card-{j}",
                     "type": "identity.record_observed",
-                    "subject": f"hotline:HL-{j}",
+                    "subject": f"shop-till:POS-B{j}",
                     "data": {
-                        "source": "hotline",
-                        "record_id": f"HL-{j}",
+                        "source": "shop-till",
+                        "record_id": f"POS-B{j}",
                         "observed_at": (self.base + timedelta(days=100)).isoformat(),
+                        "external_ids": {"loyalty_card": f"LC{900000 + j}"},
                         "attributes": {
                             "full_name": p.full_name,
                             "birth_date": p.birth_date.isoformat(),
-                            "phones": ["+84" + str(912000000 + j * 1111)],
+                            "phones": [p.phone],
                         },
                     },
                 }

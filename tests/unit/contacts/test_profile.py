@@ -67,6 +67,24 @@ class TestSurvivorship:
         assert c.golden["full_name"] == "Nguyễn Văn An"  # ecommerce outranks contest, however recent
         assert c.provenance["full_name"]["source"] == "ecommerce"
 
+    def test_the_winning_source_without_accents_keeps_the_name_with_them(self) -> None:
+        c = new({"full_name": "Vũ Thanh Trang"}, source="shop-till")
+        c.contribute(
+            {"full_name": "Trang Vu Thanh"},
+            source="ecommerce",
+            observed_at=at(1),
+            staff=False,
+            policy=POLICY,
+            now=at(1),
+        )
+        assert c.golden["full_name"] == "Vũ Thanh Trang"  # ecommerce outranks the till, but says the same name
+        assert c.provenance["full_name"]["source"] == "shop-till"
+        assert "the same name with its accents" in c.provenance["full_name"]["rule"]
+        c.contribute(
+            {"full_name": "Trang Vu Thi"}, source="ecommerce", observed_at=at(2), staff=False, policy=POLICY, now=at(2)
+        )
+        assert c.golden["full_name"] == "Trang Vu Thi"  # another name: the trusted source wins as before
+
     def test_most_recent_strategy_per_field(self) -> None:
         policy = SurvivorshipPolicy(version=2, field_strategies={"preferred_channel": "most_recent"})
         c = Contact.create(

@@ -162,23 +162,37 @@ function profileSections(c) {
       [t("c.social"), (c.social_profiles || []).map((s) => s.url || s.handle).join(", ")],
       [t("c.owner"), c.owner], [t("c.tags"), (c.tags || []).join(", ")],
     ])),
-    card(t("c.descriptive"), dl([
+    card(t("c.descriptive"), Object.values(d).some((x) => x !== null && x !== undefined && x !== "") ? null
+      : el("p", { class: "muted", text: t("c.none") }), dl([
       ["education", d.education_level], ["occupation", occupation], ["income", d.income_band],
       ["family", [d.marital_status, d.children !== undefined && d.children !== null ? `${d.children} children` : ""].filter(Boolean).join(", ")],
       ["lifestyle", d.lifestyle_notes],
     ])),
     card(t("c.quantitative"), dl([
       ["purchases", q.purchases], ["total spent", money(q.total_spent)], ["average order", money(q.average_order_value)],
-      ["support requests", q.support_requests], ["website visits / 30 d", q.website_visits_30d],
+      ["support requests", q.support_requests_total], ["support requests / 30 d", q.support_requests_30d],
+      ["website visits / 30 d", q.web_visits_30d],
       ["social interactions / 30 d", q.social_interactions_30d], ["first purchase", when(q.first_purchase_at)],
       ["last purchase", when(q.last_purchase_at)],
     ])),
     card(t("c.qualitative"), (c.survey_answers || []).length
-      ? el("ul", {}, c.survey_answers.map((a) => el("li", {}, `${a.question}: ${a.answer} `, el("small", { class: "muted", text: when(a.answered_at) }))))
+      ? el("ul", {}, c.survey_answers.map((a) => el("li", {}, `${a.question}: ${a.answer || a.score || ""} `, el("small", { class: "muted", text: when(a.answered_at) }))))
       : el("p", { class: "muted", text: t("c.none") })),
     card(t("c.health"), c.health ? dl([["score", c.health.score], ["completeness", c.health.completeness],
       ["freshness", c.health.freshness], ["missing", (c.health.missing || []).join(", ")]]) : null),
   );
+}
+
+function describe(item) {
+  // one line per interaction, from its own data: what was bought, asked, said
+  const d = item.data || {};
+  if (d.total) return money(d.total.amount);
+  if (d.value) return money(d.value.amount);
+  if (d.subject) return d.subject;
+  if (d.answers) return d.answers.map((a) => (a.score ?? a.answer)).join(" · ");
+  if (d.text) return d.text;
+  if (d.outcome) return `${d.direction} ${d.outcome}`;
+  return d.url || d.network || d.form_id || d.reason || "";
 }
 
 function historyList(entries) {
@@ -214,15 +228,29 @@ async function contactPage(id) {
     api("GET", `/v1/contacts/${id}/lifecycle/history`).catch(() => []),
     api("GET", `/v1/contacts/${id}/lead-status/history`).catch(() => []),
   ]);
-  const consent = v.consent || {};
-  const consentRows = Object.entries(consent.effective || consent.states || {}).map(([key, s]) => el("tr", {},
-    el("td", { text: key.replace(":", " / ") }), el("td", { class: s.allowed ? "yes" : "no", text: s.status }),
+  const consentRows = Object.values(v.consent || {}).map((s) => el("tr", {},
+    el("td", { text: `${s.channel} / ${s.purpose}` }), el("td", { class: s.status === "granted" ? "yes" : "no", text: s.status }),
     el("td", { class: "wide muted", text: s.reason || "" })));
+  const proof = el("div", { id: "proof" });
+  const showProof = el("button", { class: "secondary", text: t("c.proof"), onclick: async () => {
+    try { proof.replaceChildren(ledgerTable(await api("GET", `/v1/consent/subjects/${id}`))); }
+    catch (err) { proof.textContent = err.message; }
+  } });
+  const mergeForm = el("form", { class: "row", id: "merge" },
+    el("input", { name: "merged_id", placeholder: t("k.person"), required: true }),
+    el("button", { type: "submit", class: "secondary", text: t("c.merge") }));
+  mergeForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/v1/merges", { survivor_id: id, merged_id: new FormData(mergeForm).get("merged_id") });
+      toast(t("saved")); contactPage(id);
+    } catch (err) { toast(err.message, true); }
+  });
   const identity = v.identity || {};
   const links = Object.values(identity.records || identity || {}).filter((r) => r && r.source);
   const person = await api("GET", `/v1/persons/${id}`).catch(() => null);
   const merges = (person && person.merges) || [];
-  const timeline = v.timeline || v.recent_timeline || [];
+  const timeline = v.recent_timeline || [];
   view.replaceChildren(
     el("h1", { text: c.full_name || id }),
     el("p", {}, el("span", { class: "pill", text: c.lifecycle_stage || "" }), " ",
@@ -232,7 +260,7 @@ async function contactPage(id) {
       card(t("c.lifecycle"), lifecycle, el("h3", { text: t("c.history") }), historyList(stageHistory)),
       card(t("c.lead"), lead, el("h3", { text: t("c.history") }), historyList(leadHistory))),
     card(t("c.consent"), consentRows.length ? el("table", { id: "consent" }, el("tbody", {}, consentRows))
-      : el("p", { class: "muted", text: t("c.none") })),
+      : el("p", { class: "muted", text: t("c.none") }), showProof, proof),
     card(t("c.identity"),
       el("ul", {}, links.map((r) => el("li", {}, `${r.source} · ${r.record_id} `,
         el("small", { class: "muted", text: `${r.rule || ""} ${r.score ?? ""}` })))),
@@ -241,31 +269,40 @@ async function contactPage(id) {
           text: t("c.undo"), onclick: async () => {
             try { await api("POST", `/v1/merges/${m.merge_id}/undo`); toast(t("saved")); contactPage(id); }
             catch (err) { toast(err.message, true); }
-          } }))))),
+          } })))), mergeForm),
     card(t("c.scores"), dl(Object.entries(v.scores || {}).map(([k, s]) => [k, typeof s === "object" ? JSON.stringify(s) : s]))),
     card(t("c.timeline"), el("ul", { class: "timeline", id: "timeline" }, timeline.map((i) => el("li", {},
-      el("b", { text: i.type || i.kind || "" }), " ", i.summary || i.title || "", " ",
-      el("small", { class: "muted", text: when(i.occurred_at || i.at) }))))),
+      el("b", { text: i.type }), " ", describe(i), " ", el("small", { class: "muted", text: when(i.at) }))))),
   );
 }
 
+function ledgerTable(subject) {
+  return el("table", {}, el("thead", {}, el("tr", {}, ["channel", "purpose", t("k.status"), t("k.time"), t("k.source"),
+    t("c.proof")].map((h) => el("th", { text: h })))), el("tbody", {}, subject.statements.map((st) => el("tr", {},
+    el("td", { text: st.channel }), el("td", { text: st.purpose }), el("td", { text: st.status }),
+    el("td", { text: when(st.event_time) }), el("td", { text: st.source }),
+    el("td", { class: "muted", text: JSON.stringify(st.proof) })))));
+}
+
 async function reviewsPage() {
-  const data = await api("GET", "/v1/reviews?status=open&limit=50");
-  const items = data.items || data.reviews || data || [];
+  const items = await api("GET", "/v1/reviews?status=open&limit=50");
   const list = el("div", { id: "reviews" });
   for (const r of items) {
-    const evidence = (r.evidence || []).map((e) => el("tr", {},
-      el("td", { text: e.field }), el("td", { text: e.level || e.outcome || "" }),
-      el("td", { text: (e.weight ?? "").toString() })));
-    const decide = async (decision) => {
-      try { await api("POST", `/v1/reviews/${r.review_id || r.id}`, { decision }); toast(t("saved")); reviewsPage(); }
-      catch (err) { toast(err.message, true); }
+    const decide = async (decision, personId) => {
+      try {
+        await api("POST", `/v1/reviews/${r.review_id}`, personId ? { decision, person_id: personId } : { decision });
+        toast(t("saved")); reviewsPage();
+      } catch (err) { toast(err.message, true); }
     };
-    list.append(card(`${r.record_label || r.record_id || ""} ↔ ${r.candidate_label || r.person_id || r.candidate_id || ""}`,
-      el("p", {}, `${t("r.score")}: ${r.score ?? ""} · ${r.reason || r.rule || ""}`),
-      el("table", {}, el("tbody", {}, evidence)),
-      el("div", { class: "row" }, el("button", { onclick: () => decide("accept"), text: t("r.accept") }),
-        el("button", { class: "secondary", onclick: () => decide("reject"), text: t("r.reject") }))));
+    const candidates = (r.candidates || []).map((c) => el("div", { class: "candidate" },
+      el("p", {}, el("a", { href: `#/contact/${c.person_id}`, text: c.person_id }),
+        ` · ${t("r.score")} ${c.score} · ${c.rule}${c.conflict ? ` · ${c.conflict}` : ""}`),
+      el("table", {}, el("thead", {}, el("tr", {}, ["field", "comparison", "weight"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, (c.evidence || []).map((e) => el("tr", {}, el("td", { text: e.field }),
+          el("td", { text: e.comparison }), el("td", { class: e.weight < 0 ? "no" : "yes", text: String(e.weight) }))))),
+      el("div", { class: "row" }, el("button", { onclick: () => decide("accept", c.person_id), text: t("r.accept") }))));
+    list.append(card(`${r.record_key} → ${r.person_id}`, el("p", { class: "muted", text: r.reason }), candidates,
+      el("div", { class: "row" }, el("button", { class: "secondary", onclick: () => decide("reject"), text: t("r.reject") }))));
   }
   if (!items.length) list.append(el("p", { class: "muted", text: t("r.empty") }));
   view.replaceChildren(el("h1", { text: t("r.title") }), list);
@@ -321,11 +358,7 @@ async function consentPage() {
     e.preventDefault();
     try {
       const s = await api("GET", `/v1/consent/subjects/${encodeURIComponent(new FormData(lookup).get("person_id"))}`);
-      ledger.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, ["channel", "purpose", t("k.status"), t("k.time"),
-        t("k.source"), t("c.proof")].map((h) => el("th", { text: h })))), el("tbody", {}, s.statements.map((st) => el("tr", {},
-        el("td", { text: st.channel }), el("td", { text: st.purpose }), el("td", { text: st.status }),
-        el("td", { text: when(st.event_time) }), el("td", { text: st.source }),
-        el("td", { class: "muted", text: JSON.stringify(st.proof) }))))));
+      ledger.replaceChildren(ledgerTable(s));
     } catch (err) { ledger.textContent = err.message; }
   });
   view.replaceChildren(el("h1", { text: t("nav.consent") }), card(t("k.check"), check, answer), card(t("k.record"), record),
@@ -376,11 +409,15 @@ async function dashboardPage(params) {
     api("GET", `/v1/analytics/kpis?from=${from}&to=${to}`),
     api("GET", `/v1/analytics/new-contacts?from=${from}&to=${to}`),
   ]);
-  const figures = kpis.kpis || kpis;
-  const cards = el("div", { class: "kpis", id: "kpis" }, Object.entries(figures).filter(([, k]) => k && typeof k === "object")
-    .map(([name, k]) => el("div", { class: "kpi" }, el("small", { text: name.replaceAll("_", " ") }),
-      el("b", { text: k.value === null || k.value === undefined ? "–" : Number(k.value).toLocaleString(state.lang === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: 2 }) }),
-      el("small", { text: k.previous !== undefined && k.previous !== null ? `${t("d.previous")}: ${Number(k.previous).toLocaleString()}` : "" }))));
+  const figures = kpis.kpis || {};
+  const previous = kpis.previous || {};
+  const number = (k) => (k !== null && typeof k === "object" ? k.value : k);
+  const fmt = (v) => (v === null || v === undefined ? "–"
+    : Number(v).toLocaleString(state.lang === "vi" ? "vi-VN" : "en-GB", { maximumFractionDigits: 2 }));
+  const cards = el("div", { class: "kpis", id: "kpis" }, Object.entries(figures).map(([name, k]) =>
+    el("div", { class: "kpi", title: (k && k.formula) || "" }, el("small", { text: name.replaceAll("_", " ") }),
+      el("b", { text: fmt(number(k)) }),
+      el("small", { text: `${t("d.previous")}: ${fmt(number(previous[name]))}` }))));
   const trend = el("canvas", { id: "trend", "aria-label": t("d.trend") });
   const funnel = el("canvas", { id: "funnel", "aria-label": t("d.funnel") });
   view.replaceChildren(el("h1", { text: t("d.title") }), form, cards,
@@ -391,10 +428,13 @@ async function dashboardPage(params) {
   charts.push(new window.Chart(trend, { type: "line", data: {
     labels: days.map((d) => d.day || d.date), datasets: [{ label: t("d.trend"), data: days.map((d) => d.count), tension: 0.25 }] },
     options: { plugins: { legend: { display: false } }, animation: false } }));
-  const stages = kpis.funnel || kpis.lifecycle_funnel || {};
-  const stageNames = STAGES.filter((s) => stages[s] !== undefined);
-  charts.push(new window.Chart(funnel, { type: "bar", data: { labels: stageNames.map((s) => s.replaceAll("_", " ")),
-    datasets: [{ label: t("d.funnel"), data: stageNames.map((s) => stages[s]) }] },
+  // the funnel from the KPIs' own inputs: leads, closed opportunities, won deals, new customers
+  const input = (name, key) => ((figures[name] || {}).inputs || {})[key] ?? 0;
+  const steps = [["leads", input("cost_per_lead", "leads")],
+    ["opportunities", input("win_rate", "won") + input("win_rate", "lost")],
+    ["won", input("win_rate", "won")], ["new customers", number(figures.new_customers) || 0]];
+  charts.push(new window.Chart(funnel, { type: "bar", data: { labels: steps.map(([s]) => s),
+    datasets: [{ label: t("d.funnel"), data: steps.map(([, v]) => v) }] },
     options: { indexAxis: "y", plugins: { legend: { display: false } }, animation: false } }));
 }
 

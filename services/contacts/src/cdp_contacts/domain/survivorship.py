@@ -87,6 +87,24 @@ class Choice:
     considered: int
 
 
+def _accents(text: str) -> int:
+    return sum(1 for a, b in zip(text, fold(text), strict=False) if a.lower() != b)
+
+
+def _with_accents(best: Candidate, others: list[Candidate]) -> Candidate | None:
+    """Another candidate saying the same name (same words once accents are folded, in any order) with more
+    accents than the winner: sources without Vietnamese input (web forms, tills) drop them, no source adds any."""
+    words = sorted(fold(best.value).lower().split())
+    found = [
+        c
+        for c in others
+        if isinstance(c.value, str)
+        and sorted(fold(c.value).lower().split()) == words
+        and _accents(c.value) > _accents(best.value)
+    ]
+    return max(found, key=lambda c: _accents(c.value)) if found else None
+
+
 DEFAULT_PRIORITY: tuple[str, ...] = ("staff", "ecommerce", "shop-till", "support", "contest", "social")
 
 
@@ -130,6 +148,17 @@ class SurvivorshipPolicy:
             return Choice(None, None, None, None, "no_value", 0)
         ordered, rule = self.ordered(path, candidates)
         best = ordered[0]
+        if path == "full_name" and isinstance(best.value, str):
+            richer = _with_accents(best, ordered[1:])
+            if richer is not None:  # the same name, written fully: "Vu Thanh Trang" is "Vũ Thanh Trang"
+                return Choice(
+                    richer.value,
+                    richer.source,
+                    richer.observed_at,
+                    richer.verified_at,
+                    f"{rule}; the same name with its accents",
+                    len(candidates),
+                )
         return Choice(best.value, best.source, best.observed_at, best.verified_at, rule, len(candidates))
 
     def union(
