@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 from cdp_common.app import ServiceRuntime, create_app
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.retention import RetentionRule
@@ -22,7 +21,7 @@ from cdp_gateway import (
 )
 from cdp_gateway.auth import AuthStore, RateLimiter
 from cdp_gateway.settings import GatewaySettings
-from cdp_gateway.upstream import Upstream
+from cdp_gateway.upstream import Upstream, open_session
 
 TITLE = "Customer Data Platform API"
 DESCRIPTION = (
@@ -39,10 +38,7 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings=settings, broker=broker)
 
     async def start(rt: ServiceRuntime) -> None:
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        )
+        client = open_session(settings.upstream_timeout_seconds, settings.upstream_connect_timeout_seconds)
         app.state.http = client
         app.state.auth = AuthStore(rt.db, settings.secret_key.get_secret_value())
         await app.state.auth.ensure_admin(
@@ -58,7 +54,7 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         }
 
         async def close_client() -> None:
-            await client.aclose()
+            await client.close()
 
         rt.on_shutdown.append(close_client)
 

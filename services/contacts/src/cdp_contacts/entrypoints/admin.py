@@ -16,7 +16,7 @@ from cdp_contacts.domain.survivorship import ALL_FIELDS, STRATEGIES, Survivorshi
 router = APIRouter(tags=["configuration"])
 
 
-def get_config(request: Request) -> ConfigStore:
+async def get_config(request: Request) -> ConfigStore:
     config: ConfigStore = request.app.state.deps.config
     return config
 

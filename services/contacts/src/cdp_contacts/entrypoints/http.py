@@ -35,7 +35,7 @@ from cdp_contacts.service_layer.mapping import to_out, values_of
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 
-def get_deps(request: Request) -> handlers.Deps:
+async def get_deps(request: Request) -> handlers.Deps:
     deps: handlers.Deps = request.app.state.deps
     return deps
 
