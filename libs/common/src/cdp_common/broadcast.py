@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger("cdp.broadcast")
@@ -27,6 +27,26 @@ async def partitions_of(consumer: Any, topic: str) -> set[int]:
         await client.force_metadata_update()
         await asyncio.sleep(0.1)
     raise RuntimeError(f"topic {topic} does not exist; run cdp-topics")
+
+
+async def poll_forever(consumer: Any, on_batch: Callable[[dict[Any, list[Any]]], Awaitable[None]], what: str) -> None:
+    """Read `consumer` until cancelled, handing each batch to `on_batch`; a failed read is logged and retried."""
+    while True:
+        try:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading failed; retrying", extra={"reading": what})
+            await asyncio.sleep(1.0)
+            continue
+        await on_batch(batch)
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 class KeyFollower:
@@ -71,29 +91,21 @@ class KeyFollower:
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         if self._consumer is not None:
             await self._consumer.stop()
 
     async def _follow(self) -> None:
-        while True:
-            try:
-                batch = await self._consumer.getmany(timeout_ms=500, max_records=5000)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("following the topic failed; retrying", extra={"topic": self.topic})
-                await asyncio.sleep(1.0)
-                continue
-            keys = [r.key.decode() for records in batch.values() for r in records if r.key]
-            if keys:
-                self.seen += len(keys)
-                self.on_keys(keys)
-            lag = 0
-            for tp in self._consumer.assignment():
-                high = self._consumer.highwater(tp)
-                if high is not None:
-                    lag += max(0, high - await self._consumer.position(tp))
-            self.lag, self.last_poll = lag, time.monotonic()
+        await poll_forever(self._consumer, self._apply, self.topic)
+
+    async def _apply(self, batch: dict[Any, list[Any]]) -> None:
+        keys = [r.key.decode() for records in batch.values() for r in records if r.key]
+        if keys:
+            self.seen += len(keys)
+            self.on_keys(keys)
+        lag = 0
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                lag += max(0, high - await self._consumer.position(tp))
+        self.lag, self.last_poll = lag, time.monotonic()

@@ -28,7 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cdp_common.broadcast import partitions_of
+from cdp_common.broadcast import partitions_of, poll_forever, stop_task
 from cdp_common.events import EventEnvelope, utcnow
 from cdp_common.topics import SUBJECT_KEYS
 
@@ -138,31 +138,23 @@ class SubjectKeys:
         log.info("subject keys loaded", extra={"subjects": len(self.ring.keys)})
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_task(self._task)
         if self._consumer is not None:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
 
     async def _follow(self) -> None:
-        while True:
-            try:
-                batch = await self._consumer.getmany(timeout_ms=500, max_records=5000)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reading subject keys failed; retrying")
-                await asyncio.sleep(1.0)
-                continue
-            for records in batch.values():
-                for r in records:
-                    self.ring.apply(r.key, r.value)
-            for tp in self._consumer.assignment():  # the fetch position also steps over compacted gaps
-                self._positions[tp] = await self._consumer.position(tp)
-            async with self._progress:
-                self._progress.notify_all()
+        await poll_forever(self._consumer, self._apply, self.topic)
+
+    async def _apply(self, batch: dict[Any, list[Any]]) -> None:
+        for records in batch.values():
+            for r in records:
+                self.ring.apply(r.key, r.value)
+        for tp in self._consumer.assignment():  # the fetch position also steps over compacted gaps
+            self._positions[tp] = await self._consumer.position(tp)
+        async with self._progress:
+            self._progress.notify_all()
 
     async def caught_up(self, timeout_s: float = 10.0) -> None:
         """Wait until everything published to the key topic before this call has been read."""
