@@ -106,6 +106,13 @@ class TestStaffWork:
                 )
             ).json()
             assert [c["id"] for c in found["items"]] == [cid]
+            one_box = (
+                await client.get(f"{stack.gateway}/v1/contacts", params={"q": "Hà TRẦN thị", "tag": "vip"})
+            ).json()
+            assert cid in [c["id"] for c in one_box["items"]]
+            misspelt = await client.get(f"{stack.gateway}/v1/contacts", params={"nmae": "ha tran thi"})
+            assert misspelt.status_code == 422
+            assert misspelt.json()["errors"] == [{"field": "nmae", "in": "query", "message": "not a search parameter"}]
             why = (await client.get(f"{stack.gateway}/v1/contacts/{cid}/fields/full_name/explain")).json()
             assert why["rule"] == "staff_edit_wins" and why["candidates"][0]["source"] == "staff"
 

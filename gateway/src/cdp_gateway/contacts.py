@@ -90,6 +90,10 @@ async def search_contacts(
     name: Annotated[str | None, Query(max_length=200, description="Accents optional, any word order.")] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     phone: Annotated[str | None, Query(max_length=40, description="Any format; VN by default.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=320, description="One search box: an email, a phone in any format, or a name."),
+    ] = None,
     lifecycle_stage: str | None = None,
     lead_status: str | None = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
@@ -99,7 +103,7 @@ async def search_contacts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    """Also filters by custom field values: `custom.<key>=<value>`."""
+    """Also filters by custom field values: `custom.<key>=<value>`. An unknown parameter is refused (422)."""
     return await personal(request, "GET", "/v1/contacts", params=dict(request.query_params))
 
 

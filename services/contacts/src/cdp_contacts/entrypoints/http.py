@@ -3,6 +3,7 @@ command to a handler, result out. The acting staff member arrives in `X-Actor` (
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -118,6 +119,25 @@ def _why_duplicate(new: Any, other: Any) -> str:
     return "same name and birth date"
 
 
+SEARCH_PARAMETERS = frozenset(
+    (
+        "name",
+        "email",
+        "phone",
+        "q",
+        "lifecycle_stage",
+        "lead_status",
+        "tag",
+        "owner",
+        "sort",
+        "order",
+        "limit",
+        "cursor",
+    )
+)
+PHONE_LIKE = re.compile(r"[+()\d\s.-]{6,}")
+
+
 @router.get("", response_model=ContactPage, summary="Search contacts (cursor pagination)")
 async def search_contacts(
     request: Request,
@@ -125,6 +145,10 @@ async def search_contacts(
     name: Annotated[str | None, Query(max_length=200, description="Accents optional, any word order.")] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     phone: Annotated[str | None, Query(max_length=40, description="Any format; VN by default.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=320, description="One search box: an email, a phone in any format, or a name."),
+    ] = None,
     lifecycle_stage: str | None = None,
     lead_status: str | None = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
@@ -136,6 +160,22 @@ async def search_contacts(
 ) -> ContactPage:
     from cdp_common.identifiers import normalise_phone
 
+    unknown = [k for k in request.query_params if k not in SEARCH_PARAMETERS and not k.startswith("custom.")]
+    if unknown:  # a misspelt filter must not quietly answer with everyone
+        raise Problem(
+            422,
+            "Unknown search parameter",
+            f"not a search parameter: {', '.join(unknown)}",
+            errors=[{"field": k, "in": "query", "message": "not a search parameter"} for k in unknown],
+        )
+    if q and q.strip():
+        typed = q.strip()
+        if "@" in typed:
+            email = email or typed
+        elif PHONE_LIKE.fullmatch(typed):
+            phone = phone or typed
+        else:
+            name = name or typed
     if phone:
         try:
             phone = normalise_phone(phone)
