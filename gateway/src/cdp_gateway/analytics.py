@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from cdp_gateway.auth import Allow
 from cdp_gateway.contacts import ERRORS
@@ -28,5 +28,37 @@ async def kpis(request: Request, from_: Annotated[date, Query(alias="from")], to
 async def new_contacts(request: Request, from_: Annotated[date, Query(alias="from")], to: date) -> Response:
     response: Response = await request.app.state.upstreams["analytics"].relay(
         "GET", "/v1/analytics/new-contacts", params={"from": from_.isoformat(), "to": to.isoformat()}
+    )
+    return response
+
+
+# per customer: figures about one person (no names or contact data), for the staff who work with customers
+PER_CUSTOMER = [Depends(Allow("admin", "analyst", "marketing", "sales", "support"))]
+
+
+@router.get(
+    "/dormant",
+    summary="Customers silent for longer than is usual for their own buying rhythm",
+    responses=ERRORS,
+    dependencies=PER_CUSTOMER,
+)
+async def dormant(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "GET", "/v1/analytics/dormant", params={"limit": limit}
+    )
+    return response
+
+
+@router.get(
+    "/customers/{contact_id}",
+    summary="A customer's buying rhythm, dormancy, RFM and journey stage",
+    responses=ERRORS,
+    dependencies=PER_CUSTOMER,
+)
+async def customer(
+    contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
+) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "GET", f"/v1/analytics/customers/{contact_id}"
     )
     return response

@@ -405,10 +405,15 @@ async function dashboardPage(params) {
     el("label", {}, t("d.to"), " ", el("input", { type: "date", name: "to", value: to })),
     el("button", { type: "submit", text: t("d.show") }));
   form.addEventListener("submit", (e) => { e.preventDefault(); location.hash = `#/dashboard?${new URLSearchParams(new FormData(form))}`; });
-  const [kpis, daily] = await Promise.all([
+  const [kpis, daily, dormant] = await Promise.all([
     api("GET", `/v1/analytics/kpis?from=${from}&to=${to}`),
     api("GET", `/v1/analytics/new-contacts?from=${from}&to=${to}`),
+    api("GET", "/v1/analytics/dormant?limit=20").catch(() => ({ items: [] })),
   ]);
+  const silent = el("table", { id: "dormant" }, el("tbody", {}, dormant.items.map((d) => el("tr", {},
+    el("td", {}, el("a", { href: `#/contact/${d.contact_id}`, text: d.contact_id.slice(0, 8) })),
+    el("td", { text: `${d.silent_days} / ${d.expected_gap_days} ${t("d.days")}` }),
+    el("td", { class: "muted", text: d.rfm ? `RFM ${d.rfm}` : "" })))));
   const figures = kpis.kpis || {};
   const previous = kpis.previous || {};
   const number = (k) => (k !== null && typeof k === "object" ? k.value : k);
@@ -421,7 +426,8 @@ async function dashboardPage(params) {
   const trend = el("canvas", { id: "trend", "aria-label": t("d.trend") });
   const funnel = el("canvas", { id: "funnel", "aria-label": t("d.funnel") });
   view.replaceChildren(el("h1", { text: t("d.title") }), form, cards,
-    el("div", { class: "grid" }, card(t("d.trend"), trend), card(t("d.funnel"), funnel)));
+    el("div", { class: "grid" }, card(t("d.trend"), trend), card(t("d.funnel"), funnel)),
+    card(t("d.dormant"), dormant.items.length ? silent : el("p", { class: "muted", text: t("c.none") })));
   charts.splice(0).forEach((c) => c.destroy());
   if (!window.Chart) return;
   const days = daily.days || daily.items || daily;

@@ -26,6 +26,7 @@ export const TEXT = {
     "p.open": "Mở yêu cầu", "p.progress": "Tiến độ", "p.reason": "Lý do",
     "d.title": "Chỉ số kinh doanh", "d.from": "Từ", "d.to": "Đến", "d.show": "Xem", "d.trend": "Khách hàng mới mỗi ngày",
     "d.funnel": "Phễu vòng đời", "d.previous": "kỳ trước",
+    "d.dormant": "Khách im lặng bất thường (so với nhịp mua của chính họ)", "d.days": "ngày im lặng / nhịp mua",
     "saved": "Đã lưu", "failed": "Không thực hiện được",
   },
   en: {
@@ -53,6 +54,7 @@ export const TEXT = {
     "p.progress": "Progress", "p.reason": "Reason",
     "d.title": "Business KPIs", "d.from": "From", "d.to": "To", "d.show": "Show", "d.trend": "New contacts per day",
     "d.funnel": "Lifecycle funnel", "d.previous": "previous period",
+    "d.dormant": "Unusually silent customers (against their own buying rhythm)", "d.days": "days silent / usual gap",
     "saved": "Saved", "failed": "Could not be done",
   },
 };

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
 from cdp_common.contracts import interactions
-from cdp_common.messaging import make_broker
+from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.retention import INBOX, RetentionRule
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import CONTACT_EVENTS, INTERACTION_EVENTS
+from cdp_common.topics import ANALYTICS_EVENTS, CONTACT_EVENTS, INTERACTION_EVENTS
 from fastapi import FastAPI
+from pydantic import Field
 
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.entrypoints.http import router
-from cdp_analytics.service_layer import handlers
+from cdp_analytics.service_layer import handlers, relationship
+
+log = logging.getLogger("cdp.analytics")
 
 
 class AnalyticsSettings(ServiceSettings):
     service_name: str = "analytics"
     http_port: int = 8004
+    evaluation_interval_seconds: float = Field(
+        3600.0, description="How often every customer's RFM, journey stage and dormancy are evaluated (0: never)."
+    )
 
 
 TITLE = "CDP analytics service"
@@ -55,16 +64,37 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
     )
 
     async def erase(person_id: str) -> dict[str, int]:
-        return {"facts": await app.state.facts.erase_subject(person_id)}
+        scores = (await runtime.db["customer_scores"].delete_many({"_id": person_id})).deleted_count
+        return {"facts": await app.state.facts.erase_subject(person_id), "customer_scores": scores}
 
     async def export(person_id: str) -> dict[str, Any]:
-        return {"facts": await app.state.facts.of_subject(person_id)}
+        scores = await runtime.db["customer_scores"].find_one({"_id": person_id})
+        return {"facts": await app.state.facts.of_subject(person_id), "customer_scores": scores}
 
     answer_privacy(runtime, erase, export)
 
+    publisher = EventPublisher(broker)
+    broker.publisher(
+        ANALYTICS_EVENTS.name,
+        title="analytics events",
+        description="analytics.scores_updated (RFM, journey stage), analytics.dormancy_detected; key = contact id",
+    )
+
+    async def evaluate_every(interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await relationship.evaluate(app.state.facts, runtime.db, publisher, datetime.now(UTC))
+            except Exception:
+                log.exception("evaluating relationships failed; trying again at the next interval")
+
     async def start(rt: ServiceRuntime) -> None:
         app.state.facts = Facts(rt.db)
+        app.state.db = rt.db
+        app.state.publisher = publisher
         await app.state.facts.ensure_indexes()
+        if settings.evaluation_interval_seconds > 0:
+            rt.spawn(evaluate_every(settings.evaluation_interval_seconds), "evaluate-relationships")
 
     app = create_app(
         runtime,
@@ -74,6 +104,13 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         on_startup=[start],
         retention=(
             INBOX,
+            RetentionRule(
+                "customer_scores",
+                "customer_scores",
+                "evaluated_at",
+                None,
+                "Each customer's last published RFM, stage and dormancy; rebuilt by the next evaluation.",
+            ),
             RetentionRule(
                 "facts",
                 "facts",

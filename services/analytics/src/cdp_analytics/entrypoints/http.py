@@ -4,10 +4,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from cdp_common.problems import Problem
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.domain.customers import customers_from, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.kpis import Period, compute
+from cdp_analytics.service_layer import relationship
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -52,3 +54,56 @@ async def kpis(
         "kpis": compute([f for f in history if f["at"] < period.end], period),
         "previous": compute([f for f in history if f["at"] < period.start], period.previous()),
     }
+
+
+@router.get("/customers/{contact_id}", summary="A customer's relationship: buying rhythm, dormancy, RFM, journey stage")
+async def customer(
+    contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
+) -> dict[str, Any]:
+    facts: Facts = request.app.state.facts
+    found = customers_from(await facts.of_subject(contact_id)).get(contact_id)
+    if found is None:
+        raise Problem(404, "Unknown customer", f"analytics holds no fact about {contact_id}")
+    now = datetime.now(UTC)
+    rhythm = rhythm_of([t for t, _ in found.purchases])
+    silent = dormancy(found, now)
+    stored = await request.app.state.db["customer_scores"].find_one({"_id": contact_id}, {"_id": 0}) or {}
+    return {
+        "contact_id": contact_id,
+        "purchases": len(found.purchases),
+        "revenue": sum(a for _, a in found.purchases),
+        "last_purchase_at": found.purchases[-1][0] if found.purchases else None,
+        "last_activity_at": found.last_activity,
+        "rhythm": None
+        if rhythm is None
+        else {
+            "expected_gap_days": rhythm.expected_gap_days,
+            "spread_days": round(rhythm.spread_days, 1),
+            "unusual_after_days": round(rhythm.threshold_days, 1),
+            "formula": "median gap between purchase days; unusual after max(1.5 x gap, gap + 3 x spread, 7 days)",
+        },
+        "dormant": silent is not None,
+        "silent_days": round(silent.silent_days, 1) if silent else None,
+        "journey_stage": journey_stage(found),
+        "rfm": stored.get("rfm"),
+        "rfm_evaluated_at": stored.get("evaluated_at"),
+    }
+
+
+@router.get("/dormant", summary="Customers silent for longer than is usual for them, longest silence first")
+async def dormant(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    db = request.app.state.db
+    items = [d async for d in db["customer_scores"].find({"dormant": {"$ne": None}})]
+    items.sort(key=lambda d: -d["dormant"]["silent_days"])
+    return {
+        "items": [{"contact_id": d["_id"], **d["dormant"], "rfm": d.get("rfm")} for d in items[:limit]],
+        "total": len(items),
+    }
+
+
+@router.post("/evaluations", summary="Evaluate every customer's relationship now (the job also runs on its own)")
+async def evaluate_now(request: Request) -> dict[str, Any]:
+    result = await relationship.evaluate(
+        request.app.state.facts, request.app.state.db, request.app.state.publisher, datetime.now(UTC)
+    )
+    return result.__dict__

@@ -1,0 +1,106 @@
+"""Evaluating every customer's relationship as time passes (not only when events arrive): RFM scores and journey
+stage (published as `analytics.scores_updated` when they change) and dormancy (`analytics.dormancy_detected`, once
+per silent period: a new purchase ends it). What was last published is kept per customer in `customer_scores`, so a
+re-run publishes nothing new, and event ids are derived from what they say, so a crash between publishing and
+storing republishes the same event (consumers drop it as already applied)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cdp_common.contracts.analytics import DormancyDetected, ScoresUpdated
+from cdp_common.events import make_event
+from cdp_common.messaging import EventPublisher
+from cdp_common.store import Document
+from cdp_common.topics import ANALYTICS_EVENTS
+from pymongo.asynchronous.database import AsyncDatabase
+
+from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.domain.customers import DormancyPolicy, customers_from, dormancy, journey_stage, rfm
+
+log = logging.getLogger("cdp.analytics.relationship")
+SOURCE = "cdp/analytics"
+NS = uuid.UUID("5f0c3a52-8c1e-4a63-9d3b-6a1f2e7c4b90")
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    customers: int
+    scores_published: int
+    dormant_published: int
+    dormant_now: int
+
+
+async def evaluate(
+    facts: Facts,
+    db: AsyncDatabase[Document],
+    publisher: EventPublisher,
+    now: datetime,
+    policy: DormancyPolicy | None = None,
+) -> Evaluated:
+    scores = db["customer_scores"]
+    customers = customers_from(await facts.until(now))
+    known = {d["_id"]: d async for d in scores.find({})}
+    rfm_of = rfm(customers.values(), now)
+    published = dormant_published = dormant_now = 0
+    for cid, c in customers.items():
+        before = known.get(cid, {})
+        state: dict[str, Any] = {"rfm": rfm_of.get(cid), "journey_stage": journey_stage(c)}
+        if (before.get("rfm"), before.get("journey_stage")) != (state["rfm"], state["journey_stage"]):
+            await publisher.publish(
+                ANALYTICS_EVENTS.name,
+                make_event(
+                    source=SOURCE,
+                    event_type="analytics.scores_updated",
+                    subject=cid,
+                    event_id=uuid.uuid5(NS, f"scores:{cid}:{state['rfm']}:{state['journey_stage']}").hex,
+                    data=ScoresUpdated(
+                        contact_id=cid,
+                        rfm=state["rfm"],
+                        journey_stage=state["journey_stage"],  # type: ignore[arg-type]
+                        computed_at=now,
+                    ),
+                ),
+            )
+            published += 1
+        silent = dormancy(c, now, policy)
+        state["dormant"] = None
+        if silent is not None:
+            dormant_now += 1
+            state["dormant"] = {
+                "last_purchase_at": silent.last_purchase_at,
+                "silent_days": round(silent.silent_days, 1),
+                "expected_gap_days": silent.rhythm.expected_gap_days,
+                "threshold_days": round(silent.rhythm.threshold_days, 1),
+                "detected_at": (before.get("dormant") or {}).get("detected_at", now),
+            }
+            episode = silent.last_purchase_at.isoformat()
+            if before.get("dormant_episode") != episode:
+                await publisher.publish(
+                    ANALYTICS_EVENTS.name,
+                    make_event(
+                        source=SOURCE,
+                        event_type="analytics.dormancy_detected",
+                        subject=cid,
+                        event_id=uuid.uuid5(NS, f"dormant:{cid}:{episode}").hex,
+                        data=DormancyDetected(
+                            contact_id=cid,
+                            last_activity_at=c.last_activity or silent.last_purchase_at,
+                            expected_gap_days=silent.rhythm.expected_gap_days,
+                            silent_days=round(silent.silent_days, 1),
+                            detected_at=now,
+                        ),
+                    ),
+                )
+                dormant_published += 1
+            state["dormant_episode"] = episode
+        else:
+            state["dormant_episode"] = before.get("dormant_episode")  # the same silence is never announced twice
+        await scores.update_one({"_id": cid}, {"$set": {**state, "evaluated_at": now}}, upsert=True)
+    result = Evaluated(len(customers), published, dormant_published, dormant_now)
+    log.info("relationships evaluated", extra=result.__dict__)
+    return result

@@ -1,0 +1,69 @@
+"""Evaluating relationships against the real store and broker: a weekly buyer gone silent is announced once, a
+yearly buyer is left alone, a re-run announces nothing new, and a new purchase ends the silent period."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.service_layer import relationship
+from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.store import Document
+from cdp_common.topics import Topic
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.support.infra import Infra
+from tests.support.kafka import private_topics, read_all
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def publisher(infra: Infra, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[EventPublisher, str]]:
+    [topic] = await private_topics(infra.kafka_bootstrap, "analytics-events")
+    monkeypatch.setattr(relationship, "ANALYTICS_EVENTS", Topic(topic, 3, "test"))
+    broker = make_broker(infra.kafka_bootstrap, "test-analytics")
+    await broker.start()
+    yield EventPublisher(broker), topic
+    await broker.stop()
+
+
+async def paid(facts: Facts, subject: str, days_ago: float, n: int) -> None:
+    await facts.record(f"{subject}-{n}", "order.paid", subject, NOW - timedelta(days=days_ago), amount=185_000.0)
+
+
+async def test_silence_is_announced_once_per_period(
+    db: AsyncDatabase[Document], infra: Infra, publisher: tuple[EventPublisher, str]
+) -> None:
+    pub, topic = publisher
+    facts = Facts(db)
+    for n, ago in enumerate((30, 37, 44, 51, 58)):
+        await paid(facts, "weekly", ago, n)
+    for n, ago in enumerate((60, 425, 790)):
+        await paid(facts, "yearly", ago, n)
+
+    first = await relationship.evaluate(facts, db, pub, NOW)
+    assert (first.customers, first.scores_published, first.dormant_published, first.dormant_now) == (2, 2, 1, 1)
+    again = await relationship.evaluate(facts, db, pub, NOW + timedelta(hours=1))
+    assert (again.scores_published, again.dormant_published, again.dormant_now) == (0, 0, 1)
+
+    records = await read_all(infra.kafka_bootstrap, topic, expect=3)
+    kinds = sorted((r.key.decode(), json.loads(r.value)["type"]) for r in records)
+    assert kinds == [
+        ("weekly", "analytics.dormancy_detected"),
+        ("weekly", "analytics.scores_updated"),
+        ("yearly", "analytics.scores_updated"),
+    ]
+    stored = await db["customer_scores"].find_one({"_id": "weekly"})
+    assert stored is not None and stored["dormant"]["expected_gap_days"] == 7 and stored["journey_stage"] == "advocacy"
+
+    await paid(facts, "weekly", 0, 99)  # the customer came back: the silent period is over
+    back = await relationship.evaluate(facts, db, pub, NOW + timedelta(hours=2))
+    assert back.dormant_now == 0
+    later = await relationship.evaluate(facts, db, pub, NOW + timedelta(days=30))
+    assert later.dormant_published == 1  # a new silence is a new period, announced again
