@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -68,3 +69,47 @@ async def test_kpis_from_ingested_events(stack: Stack) -> None:
         assert body["kpis"]["cost_per_lead"]["inputs"]["marketing_cost"] == 1_000_000
         assert body["previous"]["nps"]["value"] is None
         assert (await c.get(f"{stack.gateway}/v1/contacts")).status_code == 403
+
+
+async def test_segment_membership_follows_an_event_to_the_360(stack: Stack) -> None:
+    """Marketing defines a rule; an order published by an integration puts the customer in the segment within
+    seconds, and the contact's 360° view shows it (contacts follows `segment.entered`)."""
+    run = uuid.uuid4().hex[:8]
+    segment = f"big-buyers-{run}"
+    async with stack.client() as c:
+        r = await c.put(
+            f"{stack.gateway}/v1/analytics/segments/{segment}",
+            json={
+                "name": "Spent over 10,000,000 VND in 90 days",
+                "rules": {"all": [{"metric": "revenue", "within_days": 90, "op": "gt", "value": 10_000_000}]},
+            },
+        )
+        assert r.status_code == 200, r.text
+        rules = {"all": [{"metric": "purchases", "op": "gte", "value": 1}]}
+        both = {"name": "both kinds", "rules": rules, "ids": ["x"]}
+        bad = await c.put(f"{stack.gateway}/v1/analytics/segments/{segment}", json=both)
+        assert bad.status_code == 422 and "either" in bad.text
+        contact = (await c.post(f"{stack.gateway}/v1/contacts", json={"full_name": f"Đỗ Thị Big {run}"})).json()
+        cid = contact["id"]
+        now = datetime.now(UTC).isoformat()
+        order = {
+            "idempotency_key": f"{run}-paid",
+            "type": "order.paid",
+            "subject": cid,
+            "data": {"contact_id": cid, "occurred_at": now, "order_id": run, "total": {"amount": 12_500_000}},
+        }
+        assert (await c.post(f"{stack.gateway}/v1/events", json={"events": [order]})).status_code == 202
+
+        async def member() -> Any:
+            page = (await c.get(f"{stack.gateway}/v1/analytics/segments/{segment}/members")).json()
+            return cid in [m["contact_id"] for m in page["items"]] or None
+
+        await eventually(member, timeout_s=20, interval_s=0.1)
+
+        async def shown() -> Any:
+            view = (await c.get(f"{stack.gateway}/v1/contacts/{cid}/360")).json()
+            return view["segments"] if segment in view["segments"] else None
+
+        await eventually(shown, timeout_s=20)
+        sizes = {s["id"]: s["size"] for s in (await c.get(f"{stack.gateway}/v1/analytics/segments")).json()["items"]}
+        assert sizes[segment] == 1 and "silent" in sizes

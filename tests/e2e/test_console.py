@@ -105,7 +105,7 @@ class TestConsole:
         await sign_in(page)
         await page.click("nav a[href='#/dashboard']")
         await expect(page.locator("#kpis .kpi").first).to_be_visible()
-        for chart in ("#trend", "#funnel"):
+        for chart in ("#trend", "#funnel", "#segments"):
             await expect(page.locator(chart)).to_be_visible()
             script = f"() => Boolean(window.Chart && window.Chart.getChart(document.querySelector('{chart}')))"
             drawn = await page.evaluate(script)

@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
+from cdp_analytics.service_layer import segments as segments_module
+from cdp_analytics.service_layer.segments import Segments
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.store import Document
 from cdp_common.topics import Topic
@@ -26,7 +29,8 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 @pytest.fixture
 async def publisher(infra: Infra, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[EventPublisher, str]]:
     [topic] = await private_topics(infra.kafka_bootstrap, "analytics-events")
-    monkeypatch.setattr(relationship, "ANALYTICS_EVENTS", Topic(topic, 3, "test"))
+    for module in (relationship, segments_module):
+        monkeypatch.setattr(module, "ANALYTICS_EVENTS", Topic(topic, 3, "test"))
     broker = make_broker(infra.kafka_bootstrap, "test-analytics")
     await broker.start()
     yield EventPublisher(broker), topic
@@ -67,3 +71,33 @@ async def test_silence_is_announced_once_per_period(
     assert back.dormant_now == 0
     later = await relationship.evaluate(facts, db, pub, NOW + timedelta(days=30))
     assert later.dormant_published == 1  # a new silence is a new period, announced again
+
+
+async def test_segment_membership_follows_events_and_time(
+    db: AsyncDatabase[Document], infra: Infra, publisher: tuple[EventPublisher, str]
+) -> None:
+    pub, topic = publisher
+    facts = Facts(db)
+    segments = Segments(db, pub)
+    now = datetime.now(UTC)
+    await segments.ensure_built_in(now)
+    rules = Rules.model_validate(
+        {"all": [{"metric": "count", "kind": "email.opened", "within_days": 30, "op": "gte", "value": 1}]}
+    )
+    await segments.define("readers", "Opened an email in the last 30 days", rules, None, now)
+    await segments.define("vip-list", "Hand-picked", None, ["p1"], now)
+
+    # an event arrives: the consumer's handler evaluates its subject at once
+    await facts.record("e1", "email.opened", "p1", now - timedelta(days=1))
+    assert await segments.refresh_subject(facts, "p1", now) == 2  # readers and the static list
+    assert await segments.member_ids("readers") == {"p1"} and await segments.member_ids("vip-list") == {"p1"}
+    assert await segments.refresh_subject(facts, "p1", now) == 0
+
+    # thirty days pass with no event: the periodic evaluation takes p1 out of the readers
+    later = now + timedelta(days=31)
+    assert await segments.refresh_all(await facts.until(later), later) == 1
+    assert await segments.member_ids("readers") == set() and await segments.member_ids("vip-list") == {"p1"}
+
+    records = await read_all(infra.kafka_bootstrap, topic, expect=3)
+    kinds = sorted(json.loads(r.value)["type"] for r in records)
+    assert kinds == ["segment.entered", "segment.entered", "segment.exited"]

@@ -1,11 +1,12 @@
-"""Analytics routes relayed to the analytics service: aggregates only, so analysts may read them."""
+"""Analytics routes relayed to the analytics service: aggregates for analysts; per-customer figures (ids and
+numbers, never contact data) for the staff who work with customers; segment definitions for admins and marketing."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from cdp_gateway.auth import Allow
 from cdp_gateway.contacts import ERRORS
@@ -60,5 +61,46 @@ async def customer(
 ) -> Response:
     response: Response = await request.app.state.upstreams["analytics"].relay(
         "GET", f"/v1/analytics/customers/{contact_id}"
+    )
+    return response
+
+
+DEFINE = [Depends(Allow("admin", "marketing"))]
+
+
+@router.get("/segments", summary="Every segment with its definition and size", responses=ERRORS, dependencies=READ)
+async def segments(request: Request) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay("GET", "/v1/analytics/segments")
+    return response
+
+
+@router.put(
+    "/segments/{segment_id}",
+    summary="Define a dynamic segment (rules over facts and scores) or a static list (ids)",
+    responses=ERRORS,
+    dependencies=DEFINE,
+)
+async def put_segment(
+    segment_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")],
+    request: Request,
+    body: Annotated[dict[str, Any], Body()],
+) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "PUT", f"/v1/analytics/segments/{segment_id}", json=body, read_timeout=60
+    )
+    return response
+
+
+@router.get(
+    "/segments/{segment_id}/members",
+    summary="The contact ids in a segment",
+    responses=ERRORS,
+    dependencies=PER_CUSTOMER,
+)
+async def segment_members(
+    segment_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")], request: Request
+) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "GET", f"/v1/analytics/segments/{segment_id}/members"
     )
     return response

@@ -270,7 +270,9 @@ async function contactPage(id) {
             try { await api("POST", `/v1/merges/${m.merge_id}/undo`); toast(t("saved")); contactPage(id); }
             catch (err) { toast(err.message, true); }
           } })))), mergeForm),
-    card(t("c.scores"), dl(Object.entries(v.scores || {}).map(([k, s]) => [k, typeof s === "object" ? JSON.stringify(s) : s]))),
+    card(t("c.scores"), dl(Object.entries(v.scores || {}).map(([k, s]) => [k, typeof s === "object" ? JSON.stringify(s) : s])),
+      el("p", { id: "segments-of" }, Object.entries(v.segments || {}).filter(([, g]) => g.member)
+        .map(([sid, g]) => el("span", { class: "pill", title: g.name, text: sid })))),
     card(t("c.timeline"), el("ul", { class: "timeline", id: "timeline" }, timeline.map((i) => el("li", {},
       el("b", { text: i.type }), " ", describe(i), " ", el("small", { class: "muted", text: when(i.at) }))))),
   );
@@ -410,6 +412,7 @@ async function dashboardPage(params) {
     api("GET", `/v1/analytics/new-contacts?from=${from}&to=${to}`),
     api("GET", "/v1/analytics/dormant?limit=20").catch(() => ({ items: [] })),
   ]);
+  const segmentList = await api("GET", "/v1/analytics/segments").catch(() => ({ items: [] }));
   const silent = el("table", { id: "dormant" }, el("tbody", {}, dormant.items.map((d) => el("tr", {},
     el("td", {}, el("a", { href: `#/contact/${d.contact_id}`, text: d.contact_id.slice(0, 8) })),
     el("td", { text: `${d.silent_days} / ${d.expected_gap_days} ${t("d.days")}` }),
@@ -425,8 +428,9 @@ async function dashboardPage(params) {
       el("small", { text: `${t("d.previous")}: ${fmt(number(previous[name]))}` }))));
   const trend = el("canvas", { id: "trend", "aria-label": t("d.trend") });
   const funnel = el("canvas", { id: "funnel", "aria-label": t("d.funnel") });
+  const sizes = el("canvas", { id: "segments", "aria-label": t("d.segments") });
   view.replaceChildren(el("h1", { text: t("d.title") }), form, cards,
-    el("div", { class: "grid" }, card(t("d.trend"), trend), card(t("d.funnel"), funnel)),
+    el("div", { class: "grid" }, card(t("d.trend"), trend), card(t("d.funnel"), funnel), card(t("d.segments"), sizes)),
     card(t("d.dormant"), dormant.items.length ? silent : el("p", { class: "muted", text: t("c.none") })));
   charts.splice(0).forEach((c) => c.destroy());
   if (!window.Chart) return;
@@ -442,6 +446,9 @@ async function dashboardPage(params) {
   charts.push(new window.Chart(funnel, { type: "bar", data: { labels: steps.map(([s]) => s),
     datasets: [{ label: t("d.funnel"), data: steps.map(([, v]) => v) }] },
     options: { indexAxis: "y", plugins: { legend: { display: false } }, animation: false } }));
+  charts.push(new window.Chart(sizes, { type: "bar", data: { labels: segmentList.items.map((g) => g.id),
+    datasets: [{ label: t("d.segments"), data: segmentList.items.map((g) => g.size) }] },
+    options: { plugins: { legend: { display: false } }, animation: false } }));
 }
 
 // ---- routing ----------------------------------------------------------------------------------------------------

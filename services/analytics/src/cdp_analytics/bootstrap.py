@@ -19,6 +19,7 @@ from pydantic import Field
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.entrypoints.http import router
 from cdp_analytics.service_layer import handlers, relationship
+from cdp_analytics.service_layer.segments import Segments
 
 log = logging.getLogger("cdp.analytics")
 
@@ -41,7 +42,7 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings=settings, broker=broker)
 
     async def on_contact_created(event: Any, payload: Any) -> None:
-        await handlers.on_contact_created(event, payload, app.state.facts)
+        await handlers.on_contact_created(event, payload, app.state.facts, app.state.segments)
 
     consume(
         runtime,
@@ -52,7 +53,7 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
     )
 
     async def on_interaction(event: Any, payload: Any) -> None:
-        await handlers.on_interaction(event, payload, app.state.facts)
+        await handlers.on_interaction(event, payload, app.state.facts, app.state.segments)
 
     kpi_inputs = [*interactions.EVENT_TYPES, "marketing.spend_recorded"]
     consume(
@@ -65,7 +66,9 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
 
     async def erase(person_id: str) -> dict[str, int]:
         scores = (await runtime.db["customer_scores"].delete_many({"_id": person_id})).deleted_count
-        return {"facts": await app.state.facts.erase_subject(person_id), "customer_scores": scores}
+        memberships = await app.state.segments.erase(person_id)
+        facts = await app.state.facts.erase_subject(person_id)
+        return {"facts": facts, "customer_scores": scores, "segment_memberships": memberships}
 
     async def export(person_id: str) -> dict[str, Any]:
         scores = await runtime.db["customer_scores"].find_one({"_id": person_id})
@@ -84,7 +87,9 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await relationship.evaluate(app.state.facts, runtime.db, publisher, datetime.now(UTC))
+                await relationship.evaluate(
+                    app.state.facts, runtime.db, publisher, datetime.now(UTC), segments=app.state.segments
+                )
             except Exception:
                 log.exception("evaluating relationships failed; trying again at the next interval")
 
@@ -92,6 +97,8 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         app.state.facts = Facts(rt.db)
         app.state.db = rt.db
         app.state.publisher = publisher
+        app.state.segments = Segments(rt.db, publisher)
+        await app.state.segments.ensure_built_in(datetime.now(UTC))
         await app.state.facts.ensure_indexes()
         if settings.evaluation_interval_seconds > 0:
             rt.spawn(evaluate_every(settings.evaluation_interval_seconds), "evaluate-relationships")

@@ -5,11 +5,14 @@ from typing import Annotated, Any
 
 from cdp_common.problems import Problem
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain.customers import customers_from, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.kpis import Period, compute
+from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
+from cdp_analytics.service_layer.segments import Segments
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -104,6 +107,54 @@ async def dormant(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] 
 @router.post("/evaluations", summary="Evaluate every customer's relationship now (the job also runs on its own)")
 async def evaluate_now(request: Request) -> dict[str, Any]:
     result = await relationship.evaluate(
-        request.app.state.facts, request.app.state.db, request.app.state.publisher, datetime.now(UTC)
+        request.app.state.facts,
+        request.app.state.db,
+        request.app.state.publisher,
+        datetime.now(UTC),
+        segments=request.app.state.segments,
     )
     return result.__dict__
+
+
+SegmentId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+
+
+class SegmentIn(BaseModel):
+    """A dynamic segment (`rules`) or a static list (`ids`), not both."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=200)
+    rules: Rules | None = None
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(None, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SegmentIn:
+        if (self.rules is None) == (self.ids is None):
+            raise ValueError("give either `rules` (a dynamic segment) or `ids` (a static list)")
+        return self
+
+
+@router.get("/segments", summary="Every segment with its definition and size")
+async def list_segments(request: Request) -> dict[str, Any]:
+    segments: Segments = request.app.state.segments
+    out = []
+    for seg in await segments.all():
+        sid = seg.pop("_id")
+        out.append({"id": sid, **seg, "size": len(await segments.member_ids(sid))})
+    return {"items": out}
+
+
+@router.put("/segments/{segment_id}", summary="Define a dynamic segment (rules) or a static list (ids)")
+async def put_segment(segment_id: SegmentId, body: SegmentIn, request: Request) -> dict[str, Any]:
+    segments: Segments = request.app.state.segments
+    now = datetime.now(UTC)
+    await segments.define(segment_id, body.name, body.rules, body.ids, now)
+    changed = await segments.refresh_all(await request.app.state.facts.until(now), now)
+    return {"id": segment_id, "size": len(await segments.member_ids(segment_id)), "changed": changed}
+
+
+@router.get("/segments/{segment_id}/members", summary="The contact ids in a segment, with since when")
+async def segment_members(segment_id: SegmentId, request: Request) -> dict[str, Any]:
+    segments: Segments = request.app.state.segments
+    items = [d async for d in segments.members.find({"segment_id": segment_id}, {"_id": 0, "segment_id": 0})]
+    return {"segment_id": segment_id, "size": len(items), "items": items}

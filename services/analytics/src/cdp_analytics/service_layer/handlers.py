@@ -6,13 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from cdp_common.contracts.contacts import ContactCreated
-from cdp_common.events import EventEnvelope
+from cdp_common.events import EventEnvelope, utcnow
 
 from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.service_layer.segments import Segments
 
 
-async def on_contact_created(event: EventEnvelope, payload: ContactCreated, facts: Facts) -> None:
+async def on_contact_created(
+    event: EventEnvelope, payload: ContactCreated, facts: Facts, segments: Segments | None = None
+) -> None:
     await facts.record(event.id, "contact_created", payload.contact_id, payload.created_at, source=payload.source)
+    if segments is not None:
+        await segments.refresh_subject(facts, payload.contact_id, utcnow())
 
 
 def values_of(event_type: str, p: Any) -> dict[str, Any]:
@@ -41,6 +46,8 @@ def values_of(event_type: str, p: Any) -> dict[str, Any]:
     return {}
 
 
-async def on_interaction(event: EventEnvelope, payload: Any, facts: Facts) -> None:
+async def on_interaction(event: EventEnvelope, payload: Any, facts: Facts, segments: Segments | None = None) -> None:
     subject = str(getattr(payload, "contact_id", None) or getattr(payload, "campaign_id", None) or event.subject)
     await facts.record(event.id, event.type, subject, payload.occurred_at, **values_of(event.type, payload))
+    if segments is not None and getattr(payload, "contact_id", None):  # segment membership follows the event
+        await segments.refresh_subject(facts, subject, utcnow())

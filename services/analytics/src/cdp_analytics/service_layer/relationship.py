@@ -21,6 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain.customers import DormancyPolicy, customers_from, dormancy, journey_stage, rfm
+from cdp_analytics.service_layer.segments import Segments
 
 log = logging.getLogger("cdp.analytics.relationship")
 SOURCE = "cdp/analytics"
@@ -33,6 +34,7 @@ class Evaluated:
     scores_published: int
     dormant_published: int
     dormant_now: int
+    segment_changes: int = 0
 
 
 async def evaluate(
@@ -41,9 +43,11 @@ async def evaluate(
     publisher: EventPublisher,
     now: datetime,
     policy: DormancyPolicy | None = None,
+    segments: Segments | None = None,
 ) -> Evaluated:
     scores = db["customer_scores"]
-    customers = customers_from(await facts.until(now))
+    all_facts = await facts.until(now)
+    customers = customers_from(all_facts)
     known = {d["_id"]: d async for d in scores.find({})}
     rfm_of = rfm(customers.values(), now)
     published = dormant_published = dormant_now = 0
@@ -101,6 +105,7 @@ async def evaluate(
         else:
             state["dormant_episode"] = before.get("dormant_episode")  # the same silence is never announced twice
         await scores.update_one({"_id": cid}, {"$set": {**state, "evaluated_at": now}}, upsert=True)
-    result = Evaluated(len(customers), published, dormant_published, dormant_now)
+    moved = await segments.refresh_all(all_facts, now) if segments is not None else 0
+    result = Evaluated(len(customers), published, dormant_published, dormant_now, moved)
     log.info("relationships evaluated", extra=result.__dict__)
     return result
