@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +71,13 @@ async def test_kpis_from_ingested_events(stack: Stack) -> None:
         assert body["kpis"]["cost_per_lead"]["inputs"]["marketing_cost"] == 1_000_000
         assert body["previous"]["nps"]["value"] is None
         assert (await c.get(f"{stack.gateway}/v1/contacts")).status_code == 403
+
+        report = await c.get(f"{stack.gateway}/v1/analytics/reports/month", params={"at": "2019-06-17"})
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+        assert 'filename="kpis-month-2019-06-01.csv"' in report.headers["content-disposition"]
+        rows = {r["kpi"]: r for r in csv.DictReader(io.StringIO(report.content.decode("utf-8-sig")))}
+        assert rows["nps"]["value"] == "25.0" and rows["nps"]["previous"] == ""
+        assert rows["nps"]["formula"].startswith("% promoters")
 
 
 async def test_segment_membership_follows_an_event_to_the_360(stack: Stack) -> None:

@@ -25,6 +25,24 @@ async def kpis(request: Request, from_: Annotated[date, Query(alias="from")], to
     return response
 
 
+@router.get(
+    "/reports/{granularity}",
+    summary="Period report (month, quarter, year) as CSV or JSON: every KPI beside the period before",
+    responses=ERRORS,
+    dependencies=READ,
+)
+async def report(
+    request: Request,
+    granularity: Annotated[str, Path(pattern="^(month|quarter|year)$")],
+    at: date,
+    format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
+) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "GET", f"/v1/analytics/reports/{granularity}", params={"at": at.isoformat(), "format": format}, read_timeout=60
+    )
+    return response
+
+
 @router.get("/new-contacts", summary="New contacts per day", responses=ERRORS, dependencies=READ)
 async def new_contacts(request: Request, from_: Annotated[date, Query(alias="from")], to: date) -> Response:
     response: Response = await request.app.state.upstreams["analytics"].relay(

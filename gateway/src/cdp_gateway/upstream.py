@@ -18,7 +18,14 @@ from starlette.background import BackgroundTask
 log = logging.getLogger("cdp.gateway.upstream")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-PASSED_RESPONSE_HEADERS = ("location", "idempotent-replayed", "retry-after", "x-total-count", "link")
+PASSED_RESPONSE_HEADERS = (
+    "location",
+    "idempotent-replayed",
+    "retry-after",
+    "x-total-count",
+    "link",
+    "content-disposition",
+)
 # could not reach the service at all: safe to try again, whatever the method
 NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 # the connection broke: the request may have had its effect, so only idempotent ones are sent again

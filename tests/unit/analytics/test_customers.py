@@ -77,3 +77,17 @@ def test_customers_are_built_from_facts() -> None:
     assert p.purchases == [(days_ago(30), 250_000.0)] and p.engaged and p.best_nps == 10
     assert p.last_activity == days_ago(2)
     assert journey_stage(p) == "advocacy"
+
+
+def test_calendar_periods() -> None:
+    from datetime import date
+
+    from cdp_analytics.entrypoints.http import calendar_period
+
+    def bounds(granularity: str, at: date) -> tuple[date, date, date]:
+        period, before = calendar_period(granularity, at)
+        return period.start.date(), period.end.date(), before.start.date()
+
+    assert bounds("month", date(2026, 3, 31)) == (date(2026, 3, 1), date(2026, 4, 1), date(2026, 2, 1))
+    assert bounds("quarter", date(2026, 11, 23)) == (date(2026, 10, 1), date(2027, 1, 1), date(2026, 7, 1))
+    assert bounds("year", date(2026, 1, 1)) == (date(2026, 1, 1), date(2027, 1, 1), date(2025, 1, 1))

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from cdp_common.problems import Problem
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp_analytics.adapters.facts import Facts
@@ -59,12 +62,84 @@ async def kpis(
     }
 
 
+def calendar_period(granularity: str, at: date) -> tuple[Period, Period]:
+    """The month, quarter or year holding `at`, and the one before it (calendar periods, not equal lengths)."""
+
+    def start_of(d: date) -> date:
+        if granularity == "month":
+            return d.replace(day=1)
+        if granularity == "quarter":
+            return d.replace(month=3 * ((d.month - 1) // 3) + 1, day=1)
+        return d.replace(month=1, day=1)
+
+    def after(d: date) -> date:
+        months = {"month": 1, "quarter": 3, "year": 12}[granularity]
+        m = d.month - 1 + months
+        return d.replace(year=d.year + m // 12, month=m % 12 + 1, day=1)
+
+    def utc(d: date) -> datetime:
+        return datetime.combine(d, time.min, UTC)
+
+    start = start_of(at)
+    previous = start_of(start - timedelta(days=1))
+    return Period(utc(start), utc(after(start))), Period(utc(previous), utc(start))
+
+
+@router.get(
+    "/reports/{granularity}",
+    summary="The period report (month, quarter, year): every KPI beside the one before, as CSV or JSON",
+)
+async def report(
+    request: Request,
+    granularity: Annotated[str, Path(pattern="^(month|quarter|year)$")],
+    at: Annotated[date, Query(description="Any day inside the period.")],
+    format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
+) -> Response:
+    period, previous = calendar_period(granularity, at)
+    history = await request.app.state.facts.until(period.end)
+    now = compute([f for f in history if f["at"] < period.end], period)
+    before = compute([f for f in history if f["at"] < previous.end], previous)
+    rows = []
+    for name, k in now.items():
+        value = k.get("value") if isinstance(k, dict) else k
+        prev = before.get(name)
+        prev_value = prev.get("value") if isinstance(prev, dict) else prev
+        change = (
+            round((value - prev_value) / abs(prev_value) * 100, 1)
+            if isinstance(value, (int, float)) and isinstance(prev_value, (int, float)) and prev_value
+            else None
+        )
+        rows.append(
+            {
+                "kpi": name,
+                "value": value,
+                "previous": prev_value,
+                "change_pct": change,
+                "formula": k.get("formula", "") if isinstance(k, dict) else "count",
+            }
+        )
+    label = f"{granularity}-{period.start.date().isoformat()}"
+    if format == "json":
+        return JSONResponse(
+            {"period": label, "from": period.start.isoformat(), "to": period.end.isoformat(), "rows": rows}
+        )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["kpi", "value", "previous", "change_pct", "formula"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(
+        out.getvalue().encode("utf-8-sig"),  # with a BOM: spreadsheet programs then read Vietnamese text right
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="kpis-{label}.csv"'},
+    )
+
+
 @router.get("/customers/{contact_id}", summary="A customer's relationship: buying rhythm, dormancy, RFM, journey stage")
 async def customer(
     contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
 ) -> dict[str, Any]:
     facts: Facts = request.app.state.facts
-    found = customers_from(await facts.of_subject(contact_id)).get(contact_id)
+    found = customers_from(await facts.of_subject_indexed(contact_id)).get(contact_id)
     if found is None:
         raise Problem(404, "Unknown customer", f"analytics holds no fact about {contact_id}")
     now = datetime.now(UTC)
