@@ -164,7 +164,10 @@ async def customer(
         "silent_days": round(silent.silent_days, 1) if silent else None,
         "journey_stage": journey_stage(found),
         "rfm": stored.get("rfm"),
-        "rfm_evaluated_at": stored.get("evaluated_at"),
+        "churn_probability": stored.get("churn_probability"),
+        "lead_score": stored.get("lead_score"),
+        "score_drivers": stored.get("drivers"),
+        "evaluated_at": stored.get("evaluated_at"),
     }
 
 

@@ -20,12 +20,38 @@ from cdp_common.topics import ANALYTICS_EVENTS
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import DormancyPolicy, customers_from, dormancy, journey_stage, rfm
+from cdp_analytics.domain.customers import (
+    Customer,
+    DormancyPolicy,
+    customers_from,
+    dormancy,
+    journey_stage,
+    rfm,
+)
+from cdp_analytics.domain.scores import Model, features, train
 from cdp_analytics.service_layer.segments import Segments
 
 log = logging.getLogger("cdp.analytics.relationship")
 SOURCE = "cdp/analytics"
 NS = uuid.UUID("5f0c3a52-8c1e-4a63-9d3b-6a1f2e7c4b90")
+
+
+def _model_scores(
+    c: Customer, own: list[dict[str, Any]], now: datetime, churn: Model | None, lead: Model | None
+) -> dict[str, Any]:
+    """Churn risk for customers, lead score (0-100) for the others, each with the features that drove it; None
+    while the history is too short to learn from."""
+    out: dict[str, Any] = {"churn_probability": None, "lead_score": None, "drivers": None}
+    model = churn if c.purchases else lead
+    if model is None:
+        return out
+    probability, drivers = model.score(features(own, now))
+    if c.purchases:
+        out["churn_probability"] = round(probability, 2)
+    else:
+        out["lead_score"] = round(probability * 100)
+    out["drivers"] = {"model": model.name, "trained_on": model.trained_on, "top": drivers}
+    return out
 
 
 @dataclass(frozen=True)
@@ -50,22 +76,30 @@ async def evaluate(
     customers = customers_from(all_facts)
     known = {d["_id"]: d async for d in scores.find({})}
     rfm_of = rfm(customers.values(), now)
+    by_subject: dict[str, list[dict[str, Any]]] = {}
+    for f in all_facts:
+        by_subject.setdefault(f["subject"], []).append(f)
+    churn_model, lead_model = train(by_subject, now)
     published = dormant_published = dormant_now = 0
     for cid, c in customers.items():
         before = known.get(cid, {})
         state: dict[str, Any] = {"rfm": rfm_of.get(cid), "journey_stage": journey_stage(c)}
-        if (before.get("rfm"), before.get("journey_stage")) != (state["rfm"], state["journey_stage"]):
+        state.update(_model_scores(c, by_subject.get(cid, []), now, churn_model, lead_model))
+        watched = ("rfm", "journey_stage", "churn_probability", "lead_score")
+        if tuple(before.get(k) for k in watched) != tuple(state.get(k) for k in watched):
             await publisher.publish(
                 ANALYTICS_EVENTS.name,
                 make_event(
                     source=SOURCE,
                     event_type="analytics.scores_updated",
                     subject=cid,
-                    event_id=uuid.uuid5(NS, f"scores:{cid}:{state['rfm']}:{state['journey_stage']}").hex,
+                    event_id=uuid.uuid5(NS, f"scores:{cid}:{[state.get(k) for k in watched]}").hex,
                     data=ScoresUpdated(
                         contact_id=cid,
                         rfm=state["rfm"],
                         journey_stage=state["journey_stage"],  # type: ignore[arg-type]
+                        churn_probability=state["churn_probability"],
+                        lead_score=state["lead_score"],
                         computed_at=now,
                     ),
                 ),
