@@ -17,6 +17,7 @@ from cdp_common.events import make_event
 from cdp_common.messaging import EventPublisher
 from cdp_common.store import Document
 from cdp_common.topics import ANALYTICS_EVENTS
+from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
@@ -34,6 +35,12 @@ from cdp_analytics.service_layer.segments import Segments
 log = logging.getLogger("cdp.analytics.relationship")
 SOURCE = "cdp/analytics"
 NS = uuid.UUID("5f0c3a52-8c1e-4a63-9d3b-6a1f2e7c4b90")
+
+
+async def _announce(publisher: EventPublisher, event_type: str, cid: str, key: str, data: BaseModel) -> None:
+    """Publish with an id derived from what the event says (`key`): a repeat after a crash is the same event."""
+    event = make_event(source=SOURCE, event_type=event_type, subject=cid, event_id=uuid.uuid5(NS, key).hex, data=data)
+    await publisher.publish(ANALYTICS_EVENTS.name, event)
 
 
 def _model_scores(
@@ -87,21 +94,18 @@ async def evaluate(
         state.update(_model_scores(c, by_subject.get(cid, []), now, churn_model, lead_model))
         watched = ("rfm", "journey_stage", "churn_probability", "lead_score")
         if tuple(before.get(k) for k in watched) != tuple(state.get(k) for k in watched):
-            await publisher.publish(
-                ANALYTICS_EVENTS.name,
-                make_event(
-                    source=SOURCE,
-                    event_type="analytics.scores_updated",
-                    subject=cid,
-                    event_id=uuid.uuid5(NS, f"scores:{cid}:{[state.get(k) for k in watched]}").hex,
-                    data=ScoresUpdated(
-                        contact_id=cid,
-                        rfm=state["rfm"],
-                        journey_stage=state["journey_stage"],  # type: ignore[arg-type]
-                        churn_probability=state["churn_probability"],
-                        lead_score=state["lead_score"],
-                        computed_at=now,
-                    ),
+            await _announce(
+                publisher,
+                "analytics.scores_updated",
+                cid,
+                f"scores:{cid}:{[state.get(k) for k in watched]}",
+                ScoresUpdated(
+                    contact_id=cid,
+                    rfm=state["rfm"],
+                    journey_stage=state["journey_stage"],  # type: ignore[arg-type]
+                    churn_probability=state["churn_probability"],
+                    lead_score=state["lead_score"],
+                    computed_at=now,
                 ),
             )
             published += 1
@@ -118,20 +122,17 @@ async def evaluate(
             }
             episode = silent.last_purchase_at.isoformat()
             if before.get("dormant_episode") != episode:
-                await publisher.publish(
-                    ANALYTICS_EVENTS.name,
-                    make_event(
-                        source=SOURCE,
-                        event_type="analytics.dormancy_detected",
-                        subject=cid,
-                        event_id=uuid.uuid5(NS, f"dormant:{cid}:{episode}").hex,
-                        data=DormancyDetected(
-                            contact_id=cid,
-                            last_activity_at=c.last_activity or silent.last_purchase_at,
-                            expected_gap_days=silent.rhythm.expected_gap_days,
-                            silent_days=round(silent.silent_days, 1),
-                            detected_at=now,
-                        ),
+                await _announce(
+                    publisher,
+                    "analytics.dormancy_detected",
+                    cid,
+                    f"dormant:{cid}:{episode}",
+                    DormancyDetected(
+                        contact_id=cid,
+                        last_activity_at=c.last_activity or silent.last_purchase_at,
+                        expected_gap_days=silent.rhythm.expected_gap_days,
+                        silent_days=round(silent.silent_days, 1),
+                        detected_at=now,
                     ),
                 )
                 dormant_published += 1
