@@ -125,3 +125,9 @@ async def test_segment_membership_follows_an_event_to_the_360(stack: Stack) -> N
         await eventually(shown, timeout_s=20)
         sizes = {s["id"]: s["size"] for s in (await c.get(f"{stack.gateway}/v1/analytics/segments")).json()["items"]}
         assert sizes[segment] == 1 and "silent" in sizes
+
+        today = datetime.now(UTC).date().isoformat()
+        cohort = (await c.get(f"{stack.gateway}/v1/analytics/journey", params={"from": today, "to": today})).json()
+        stages = {g["stage"]: g for g in cohort["stages"]}
+        assert list(stages) == ["awareness", "consideration", "purchase", "retention", "advocacy"]
+        assert stages["purchase"]["reached"] >= 1 and stages["purchase"]["touchpoints"].get("order.paid", 0) >= 1

@@ -43,6 +43,24 @@ async def report(
     return response
 
 
+@router.get(
+    "/journey",
+    summary="The journey funnel: reached, conversion to the next stage, days in stage, touchpoints",
+    responses=ERRORS,
+    dependencies=READ,
+)
+async def journey(
+    request: Request,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+) -> Response:
+    params = {"from": from_.isoformat() if from_ else None, "to": to.isoformat() if to else None}
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "GET", "/v1/analytics/journey", params=params, read_timeout=60
+    )
+    return response
+
+
 @router.get("/new-contacts", summary="New contacts per day", responses=ERRORS, dependencies=READ)
 async def new_contacts(request: Request, from_: Annotated[date, Query(alias="from")], to: date) -> Response:
     response: Response = await request.app.state.upstreams["analytics"].relay(

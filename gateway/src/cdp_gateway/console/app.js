@@ -413,6 +413,7 @@ async function dashboardPage(params) {
     api("GET", "/v1/analytics/dormant?limit=20").catch(() => ({ items: [] })),
   ]);
   const segmentList = await api("GET", "/v1/analytics/segments").catch(() => ({ items: [] }));
+  const journeyOf = await api("GET", `/v1/analytics/journey?from=${from}&to=${to}`).catch(() => ({ stages: [] }));
   const silent = el("table", { id: "dormant" }, el("tbody", {}, dormant.items.map((d) => el("tr", {},
     el("td", {}, el("a", { href: `#/contact/${d.contact_id}`, text: d.contact_id.slice(0, 8) })),
     el("td", { text: `${d.silent_days} / ${d.expected_gap_days} ${t("d.days")}` }),
@@ -438,12 +439,10 @@ async function dashboardPage(params) {
   charts.push(new window.Chart(trend, { type: "line", data: {
     labels: days.map((d) => d.day || d.date), datasets: [{ label: t("d.trend"), data: days.map((d) => d.count), tension: 0.25 }] },
     options: { plugins: { legend: { display: false } }, animation: false } }));
-  // the funnel from the KPIs' own inputs: leads, closed opportunities, won deals, new customers
-  const input = (name, key) => ((figures[name] || {}).inputs || {})[key] ?? 0;
-  const steps = [["leads", input("cost_per_lead", "leads")],
-    ["opportunities", input("win_rate", "won") + input("win_rate", "lost")],
-    ["won", input("win_rate", "won")], ["new customers", number(figures.new_customers) || 0]];
-  charts.push(new window.Chart(funnel, { type: "bar", data: { labels: steps.map(([s]) => s),
+  // the journey funnel of the people first seen in the period: how many reached each stage
+  const steps = (journeyOf.stages || []).map((g) => [t(`j.${g.stage}`), g.reached,
+    g.conversion_to_next === null ? "" : `${g.conversion_to_next}%`]);
+  charts.push(new window.Chart(funnel, { type: "bar", data: { labels: steps.map(([s, , c]) => (c ? `${s} (${c} →)` : s)),
     datasets: [{ label: t("d.funnel"), data: steps.map(([, v]) => v) }] },
     options: { indexAxis: "y", plugins: { legend: { display: false } }, animation: false } }));
   charts.push(new window.Chart(sizes, { type: "bar", data: { labels: segmentList.items.map((g) => g.id),
