@@ -52,6 +52,7 @@ async def test_merge_combines_ledgers_and_undo_separates_them(stack: Stack) -> N
             json=statement(first, "granted", "shop-till", "2026-01-10T10:00:00+07:00"),
         )
         assert jan.status_code == 201, jan.text
+        assert (await check(c, stack, first))["allowed"] is True  # before the merge: only her own January grant
         second = (
             await c.post(
                 f"{stack.gateway}/v1/contacts",
@@ -68,7 +69,6 @@ async def test_merge_combines_ledgers_and_undo_separates_them(stack: Stack) -> N
             json=statement(second, "withdrawn", "contest", "2026-03-05T10:00:00+07:00"),
         )
         march_id = march.json()["statement_id"]
-        assert (await check(c, stack, first))["allowed"] is True  # before the merge: only her own January grant
 
         async def combined() -> Any:
             answer = await check(c, stack, first)
