@@ -207,6 +207,10 @@ class Demo:
             progress("matched into contacts", i + 1, len(crowd))
         await self.interactions(crowd, ids)
         await self.consents(crowd, ids)
+        # scores, dormancy and segments now, rather than at the analytics service's next hourly evaluation
+        r = await self.retrying("/v1/analytics/evaluations", {})
+        if r.status_code != 200:
+            raise SystemExit(f"evaluation: {r.status_code} {r.text}")
         print(
             f"demo loaded: {len(records)} source records of {self.people} people ({len(ids)} found as contacts), "
             f"staff {', '.join(STAFF)} (password {STAFF_PASSWORD}). Open {self.gateway}/console/",

@@ -140,3 +140,16 @@ async def segment_members(
         "GET", f"/v1/analytics/segments/{segment_id}/members"
     )
     return response
+
+
+@router.post(
+    "/evaluations",
+    summary="Evaluate every customer's scores, dormancy and segments now (the service also does it on its own)",
+    responses=ERRORS,
+    dependencies=[Depends(Allow("admin", "analyst"))],
+)
+async def evaluate(request: Request) -> Response:
+    response: Response = await request.app.state.upstreams["analytics"].relay(
+        "POST", "/v1/analytics/evaluations", read_timeout=300
+    )
+    return response
