@@ -173,11 +173,11 @@ class IdentityGraph:
             },
             upsert=True,
         )
+        # one atomic write: a new person is never seen without its first record
+        update: dict[str, Any] = {"$addToSet": {"records": profile.key}}
         if new_person:
-            await self.persons.update_one(
-                {"_id": person_id}, {"$setOnInsert": {"created_at": utcnow(), "merged_into": None}}, upsert=True
-            )
-        await self.persons.update_one({"_id": person_id}, {"$addToSet": {"records": profile.key}}, upsert=True)
+            update["$setOnInsert"] = {"created_at": utcnow(), "merged_into": None}
+        await self.persons.update_one({"_id": person_id}, update, upsert=True)
         # one round trip each for the blocking keys and the token counts
         block_updates = [
             UpdateOne({"_id": key}, {"$addToSet": {"persons": person_id}}, upsert=True)
