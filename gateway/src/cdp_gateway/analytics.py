@@ -15,14 +15,19 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 READ = [Depends(Allow("admin", "analyst", "marketing", "sales"))]
 
 
+async def analytics(request: Request, method: str, path: str, **kwargs: Any) -> Response:
+    """Relay to the analytics service (figures and ids only: nothing here is audited as personal data)."""
+    response: Response = await request.app.state.upstreams["analytics"].relay(method, path, **kwargs)
+    return response
+
+
 @router.get(
     "/kpis", summary="KPIs for a period, with the previous one and each formula", responses=ERRORS, dependencies=READ
 )
 async def kpis(request: Request, from_: Annotated[date, Query(alias="from")], to: date) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", "/v1/analytics/kpis", params={"from": from_.isoformat(), "to": to.isoformat()}, read_timeout=60
+    return await analytics(
+        request, "GET", "/v1/analytics/kpis", params={"from": from_.isoformat(), "to": to.isoformat()}, read_timeout=60
     )
-    return response
 
 
 @router.get(
@@ -37,10 +42,13 @@ async def report(
     at: date,
     format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
 ) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", f"/v1/analytics/reports/{granularity}", params={"at": at.isoformat(), "format": format}, read_timeout=60
+    return await analytics(
+        request,
+        "GET",
+        f"/v1/analytics/reports/{granularity}",
+        params={"at": at.isoformat(), "format": format},
+        read_timeout=60,
     )
-    return response
 
 
 @router.get(
@@ -55,18 +63,14 @@ async def journey(
     to: date | None = None,
 ) -> Response:
     params = {"from": from_.isoformat() if from_ else None, "to": to.isoformat() if to else None}
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", "/v1/analytics/journey", params=params, read_timeout=60
-    )
-    return response
+    return await analytics(request, "GET", "/v1/analytics/journey", params=params, read_timeout=60)
 
 
 @router.get("/new-contacts", summary="New contacts per day", responses=ERRORS, dependencies=READ)
 async def new_contacts(request: Request, from_: Annotated[date, Query(alias="from")], to: date) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", "/v1/analytics/new-contacts", params={"from": from_.isoformat(), "to": to.isoformat()}
+    return await analytics(
+        request, "GET", "/v1/analytics/new-contacts", params={"from": from_.isoformat(), "to": to.isoformat()}
     )
-    return response
 
 
 # per customer: figures about one person (no names or contact data), for the staff who work with customers
@@ -80,10 +84,7 @@ PER_CUSTOMER = [Depends(Allow("admin", "analyst", "marketing", "sales", "support
     dependencies=PER_CUSTOMER,
 )
 async def dormant(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", "/v1/analytics/dormant", params={"limit": limit}
-    )
-    return response
+    return await analytics(request, "GET", "/v1/analytics/dormant", params={"limit": limit})
 
 
 @router.get(
@@ -95,10 +96,7 @@ async def dormant(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] 
 async def customer(
     contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
 ) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", f"/v1/analytics/customers/{contact_id}"
-    )
-    return response
+    return await analytics(request, "GET", f"/v1/analytics/customers/{contact_id}")
 
 
 DEFINE = [Depends(Allow("admin", "marketing"))]
@@ -106,8 +104,7 @@ DEFINE = [Depends(Allow("admin", "marketing"))]
 
 @router.get("/segments", summary="Every segment with its definition and size", responses=ERRORS, dependencies=READ)
 async def segments(request: Request) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay("GET", "/v1/analytics/segments")
-    return response
+    return await analytics(request, "GET", "/v1/analytics/segments")
 
 
 @router.put(
@@ -121,10 +118,7 @@ async def put_segment(
     request: Request,
     body: Annotated[dict[str, Any], Body()],
 ) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "PUT", f"/v1/analytics/segments/{segment_id}", json=body, read_timeout=60
-    )
-    return response
+    return await analytics(request, "PUT", f"/v1/analytics/segments/{segment_id}", json=body, read_timeout=60)
 
 
 @router.get(
@@ -136,10 +130,7 @@ async def put_segment(
 async def segment_members(
     segment_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")], request: Request
 ) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "GET", f"/v1/analytics/segments/{segment_id}/members"
-    )
-    return response
+    return await analytics(request, "GET", f"/v1/analytics/segments/{segment_id}/members")
 
 
 @router.post(
@@ -149,7 +140,4 @@ async def segment_members(
     dependencies=[Depends(Allow("admin", "analyst"))],
 )
 async def evaluate(request: Request) -> Response:
-    response: Response = await request.app.state.upstreams["analytics"].relay(
-        "POST", "/v1/analytics/evaluations", read_timeout=300
-    )
-    return response
+    return await analytics(request, "POST", "/v1/analytics/evaluations", read_timeout=300)

@@ -42,6 +42,14 @@ class Customer:
     best_nps: int | None = None
 
 
+def by_subject(facts: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Facts grouped by the person (or campaign) they are about."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in facts:
+        out.setdefault(f["subject"], []).append(f)
+    return out
+
+
 def customers_from(facts: Iterable[dict[str, Any]]) -> dict[str, Customer]:
     """Group facts by subject into customers (facts are one per event, so a replay builds the same customers)."""
     out: dict[str, Customer] = {}

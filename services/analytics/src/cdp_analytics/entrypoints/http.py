@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import customers_from, dormancy, journey_stage, rhythm_of
+from cdp_analytics.domain.customers import by_subject, customers_from, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.journey import funnel
 from cdp_analytics.domain.kpis import Period, compute
 from cdp_analytics.domain.segments import Rules
@@ -142,13 +142,11 @@ async def journey(
     to: Annotated[date | None, Query(description="... up to this day (inclusive)")] = None,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    by_subject: dict[str, list[dict[str, Any]]] = {}
-    for f in await request.app.state.facts.until(now):
-        by_subject.setdefault(f["subject"], []).append(f)
+    people = by_subject(await request.app.state.facts.until(now))
     if from_ or to:
         period = period_of(from_ or date(1970, 1, 1), to or now.date())
-        by_subject = {s: facts for s, facts in by_subject.items() if period.has(min(f["at"] for f in facts))}
-    return {"cohort": {"from": from_, "to": to}, "people": len(by_subject), **funnel(by_subject, now)}
+        people = {s: facts for s, facts in people.items() if period.has(min(f["at"] for f in facts))}
+    return {"cohort": {"from": from_, "to": to}, "people": len(people), **funnel(people, now)}
 
 
 @router.get("/customers/{contact_id}", summary="A customer's relationship: buying rhythm, dormancy, RFM, journey stage")

@@ -24,6 +24,7 @@ from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain.customers import (
     Customer,
     DormancyPolicy,
+    by_subject,
     customers_from,
     dormancy,
     journey_stage,
@@ -83,15 +84,13 @@ async def evaluate(
     customers = customers_from(all_facts)
     known = {d["_id"]: d async for d in scores.find({})}
     rfm_of = rfm(customers.values(), now)
-    by_subject: dict[str, list[dict[str, Any]]] = {}
-    for f in all_facts:
-        by_subject.setdefault(f["subject"], []).append(f)
-    churn_model, lead_model = train(by_subject, now)
+    grouped = by_subject(all_facts)
+    churn_model, lead_model = train(grouped, now)
     published = dormant_published = dormant_now = 0
     for cid, c in customers.items():
         before = known.get(cid, {})
         state: dict[str, Any] = {"rfm": rfm_of.get(cid), "journey_stage": journey_stage(c)}
-        state.update(_model_scores(c, by_subject.get(cid, []), now, churn_model, lead_model))
+        state.update(_model_scores(c, grouped.get(cid, []), now, churn_model, lead_model))
         watched = ("rfm", "journey_stage", "churn_probability", "lead_score")
         if tuple(before.get(k) for k in watched) != tuple(state.get(k) for k in watched):
             await _announce(

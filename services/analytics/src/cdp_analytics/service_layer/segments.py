@@ -19,7 +19,7 @@ from cdp_common.topics import ANALYTICS_EVENTS
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import Customer, customers_from
+from cdp_analytics.domain.customers import by_subject, customers_from
 from cdp_analytics.domain.segments import BUILT_IN, Rules, matches
 
 SOURCE = "cdp/analytics"
@@ -87,10 +87,10 @@ class Segments:
             await self.members.delete_one({"_id": key})
         return True
 
-    def _should(self, seg: Document, c: Customer, facts: list[dict[str, Any]], scores: Document, now: datetime) -> bool:
-        if seg["kind"] == "static":
-            return c.contact_id in (seg.get("ids") or [])
-        return matches(Rules.model_validate(seg["rules"]), c, facts, scores, now)
+    @staticmethod
+    def _rules_of(seg: Document) -> Rules | None:
+        """The segment's rules, parsed once per evaluation (None for a static list)."""
+        return Rules.model_validate(seg["rules"]) if seg["kind"] == "dynamic" else None
 
     async def refresh_subject(self, facts: Facts, subject: str, now: datetime) -> int:
         """Evaluate one customer (after a new fact) against every segment. Returns how many memberships changed."""
@@ -101,26 +101,27 @@ class Segments:
         scores = await self.scores.find_one({"_id": subject}) or {}
         changed = 0
         for seg in await self.all():
-            changed += await self._set(seg, subject, self._should(seg, customer, own, scores, now), now)
+            rules = self._rules_of(seg)
+            member = subject in (seg.get("ids") or []) if rules is None else matches(rules, customer, own, scores, now)
+            changed += await self._set(seg, subject, member, now)
         return changed
 
     async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime) -> int:
         """Every segment over every customer (time passes: windows move, silences grow)."""
-        by_subject: dict[str, list[dict[str, Any]]] = {}
-        for f in all_facts:
-            by_subject.setdefault(f["subject"], []).append(f)
+        grouped = by_subject(all_facts)
         customers = customers_from(all_facts)
         scores = {d["_id"]: d async for d in self.scores.find({})}
         changed = 0
         for seg in await self.all():
             current = await self.member_ids(seg["_id"])
-            if seg["kind"] == "static":
+            rules = self._rules_of(seg)
+            if rules is None:
                 should = set(seg.get("ids") or [])
             else:
                 should = {
                     cid
                     for cid, c in customers.items()
-                    if self._should(seg, c, by_subject.get(cid, []), scores.get(cid, {}), now)
+                    if matches(rules, c, grouped.get(cid, []), scores.get(cid, {}), now)
                 }
             for cid in should ^ current:
                 changed += await self._set(seg, cid, cid in should, now)

@@ -60,9 +60,6 @@ class CheckCache:
     def __len__(self) -> int:
         return len(self._views)
 
-    def __bool__(self) -> bool:
-        return True  # an empty memory is still a memory
-
     def usable(self) -> bool:
         if not self.enabled:
             return False
