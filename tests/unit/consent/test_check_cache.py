@@ -73,3 +73,26 @@ class TestCheckCache:
         assert cache.usable()
         assert not cache.put("p", view("p"), epoch)  # read before the drop
         assert cache.put("p", view("p"), cache.epoch)
+
+    def test_forgotten_persons_are_listed_for_reading_again_with_every_view_they_were_behind(self) -> None:
+        cache = CheckCache(ttl_seconds=60)
+        cache.refresh_ahead = True
+        cache.put("m", view("s", "m"), cache.epoch)  # "m" stands for "s" after a merge
+        cache.put("other", view("other"), cache.epoch)
+        cache.forget(["s"])
+        cache.forget(["new", "s"])  # a repeat moves to the back, no duplicate
+        assert cache.take_stale(2) == ["m", "new"]
+        assert cache.take_stale(10) == ["s"]
+        assert cache.take_stale(10) == []
+        # read again after the forget: stored and answered from memory
+        cache.put("m", view("s", "m"), cache.epoch)
+        assert cache.get("m") is not None
+
+    def test_nothing_is_listed_without_a_reader_and_the_list_keeps_to_the_size(self) -> None:
+        idle = CheckCache(ttl_seconds=60)
+        idle.forget(["a", "b"])
+        assert idle.take_stale(10) == []
+        small = CheckCache(ttl_seconds=60, max_entries=2)
+        small.refresh_ahead = True
+        small.forget(["a", "b", "c"])
+        assert small.take_stale(10) == ["b", "c"]

@@ -79,6 +79,18 @@ async def warm_every(subjects: ConsentSubjects, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
 
 
+async def refresh_stale_every(subjects: ConsentSubjects, interval_s: float) -> None:
+    """Persons who changed are read again shortly after, in batches, so checks keep being answered from memory."""
+    while True:
+        try:
+            n = await subjects.refresh_stale()
+        except Exception:  # the store may be away for a while; the forgotten persons are read on their next check
+            log.exception("reading changed persons into the check memory failed")
+            n = 0
+        if n == 0:
+            await asyncio.sleep(interval_s)
+
+
 def build(settings: ConsentSettings | None = None) -> FastAPI:
     settings = settings or ConsentSettings()
     broker = make_broker(settings.kafka_bootstrap, f"cdp-{settings.service_name}", description=DESCRIPTION)
@@ -147,6 +159,8 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
             rt.on_shutdown.append(follower.stop)
             if settings.check_cache_warm:
                 rt.spawn(warm_every(app.state.subjects, settings.check_cache_seconds / 2), "warm-check-memory")
+                cache.refresh_ahead = True
+                rt.spawn(refresh_stale_every(app.state.subjects, 0.05), "refresh-check-memory")
 
     app = create_app(
         runtime,

@@ -11,7 +11,10 @@ Staying right when the data changes:
   every check reads the store; and every entry expires after `ttl_seconds` whatever happens.
 
 A replica can be warmed with every subject (`ConsentSubjects.warm`), so that even the first check of a person is
-answered from memory; `max_entries` bounds what it holds (the oldest go first).
+answered from memory; `max_entries` bounds what it holds (the oldest go first). What is forgotten is also noted as
+`stale` (the changed persons and every asked id whose view they were behind), so that the replica reads them
+again in the background (`ConsentSubjects.refresh_stale`) and the next check of a person who just changed, or
+who just appeared, is still answered from memory.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class CheckCache:
         self._by_member: dict[str, set[str]] = {}
         self._forgotten: dict[str, tuple[int, float]] = {}  # person -> (epoch, monotonic time) of the last forget
         self._floor = 0
+        self.stale: dict[str, None] = {}  # persons to read again, oldest first (a dict keeps the order, no repeats)
+        self.refresh_ahead = False  # set by whoever reads `stale` again; nothing is noted otherwise
 
     @property
     def enabled(self) -> bool:
@@ -107,12 +112,34 @@ class CheckCache:
             self._forgotten[pid] = (self.epoch, now)
             for asked in list(self._by_member.get(pid, ())):
                 self._drop(asked)
+                self._note_stale(asked)
+            self._note_stale(pid)
         if len(self._forgotten) > 10_000:
             old = now - self.FORGOTTEN_KEPT_SECONDS
             self._forgotten = {k: v for k, v in self._forgotten.items() if v[1] >= old}
 
+    def _note_stale(self, person_id: str) -> None:
+        if not self.refresh_ahead:
+            return
+        self.stale.pop(person_id, None)
+        self.stale[person_id] = None
+        if len(self.stale) > self.max_entries:  # the refresher is far behind: the oldest wait for their next check
+            del self.stale[next(iter(self.stale))]
+
+    def take_stale(self, limit: int) -> list[str]:
+        """Up to `limit` persons forgotten since the last call, oldest first; they leave the stale list."""
+        taken: list[str] = []
+        for pid in self.stale:
+            if len(taken) >= limit:
+                break
+            taken.append(pid)
+        for pid in taken:
+            del self.stale[pid]
+        return taken
+
     def clear(self) -> None:
         self.epoch += 1
+        self.stale.clear()  # a warm reads everything again
         self._views.clear()
         self._by_member.clear()
         self._forgotten.clear()

@@ -139,6 +139,17 @@ class ConsentSubjects:
             await self._read_views(ids, remember=True)
         return len(self.cache)
 
+    async def refresh_stale(self, limit: int = 500) -> int:
+        """Read again what was forgotten since the last call (up to `limit` persons in a few reads), so their next
+        check is answered from memory. Returns how many were read."""
+        if not self.cache.usable():
+            self.cache.stale.clear()
+            return 0
+        ids = self.cache.take_stale(limit)
+        if ids:
+            await self._read_views(ids, remember=True)
+        return len(ids)
+
     async def absorb(self, survivor: str, merged: str, merge_id: str, at: datetime) -> None:
         """Idempotent: `merged`'s statements count for `survivor` from now on."""
         for pid in (survivor, merged):
