@@ -3,7 +3,8 @@
 Sends `--events` order/visit events in batches of 1,000 (`--concurrency` batches in flight) with an integration
 key, counts what the gateway accepted after Kafka acknowledged (acks=all), and prints events/s; then runs
 `kafka-producer-perf-test`'s class (org.apache.kafka.tools.ProducerPerformance) from the same jars with acks=all
-and the same record size, as the ceiling. Needs `make up`.
+and the same record size, as the ceiling. Needs `make up` (two gateway processes share port 8000 there; the
+consumers of every service keep working through what arrives, on the same cores, as they would in production).
 
     uv run python bench/ingestion_bench.py [--events 100000] [--concurrency 4]
 """

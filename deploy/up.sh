@@ -13,7 +13,8 @@ else
   deploy/local/kafka.sh start
   deploy/local/store.sh start
   .venv/bin/cdp-topics --bootstrap "127.0.0.1:${CDP_KAFKA_PORT:-9092}"
-  deploy/local/services.sh start
+  # two gateway processes share port 8000 (SO_REUSEPORT): ingestion and reads use both cores
+  CDP_REPLICAS_GATEWAY="${CDP_REPLICAS_GATEWAY:-2}" deploy/local/services.sh start
   mode=local
 fi
 cat <<MSG

@@ -2,7 +2,8 @@
 # The four services and the gateway as separate processes, each from its own console script in .venv.
 # Usage: deploy/local/services.sh start|stop|status [SERVICE...]
 # Replicas: CDP_REPLICAS_IDENTITY=3 (likewise CONTACTS, CONSENT, ANALYTICS) starts three identity processes in one
-# consumer group on ports 8002, 8012, 8022. CDP_PORT_OFFSET shifts every port (test stacks use it).
+# consumer group on ports 8002, 8012, 8022. CDP_REPLICAS_GATEWAY=2 starts two gateway processes sharing port 8000
+# (SO_REUSEPORT: the kernel spreads connections over them). CDP_PORT_OFFSET shifts every port (test stacks use it).
 # Env passed on: CRM_KAFKA_BOOTSTRAP, CRM_MONGODB_URI, CRM_ENVIRONMENT and any other CRM_* setting.
 source "$(dirname "$0")/lib.sh"
 OFFSET="${CDP_PORT_OFFSET:-0}"
@@ -18,19 +19,22 @@ base_port() {
 }
 replicas() {
   local var="CDP_REPLICAS_$(echo "$1" | tr '[:lower:]' '[:upper:]')"
-  [ "$1" = gateway ] && { echo 1; return; }
   echo "${!var:-1}"
 }
 ALL="contacts identity consent analytics gateway"
 
 start_one() { # service replica
-  local svc=$1 i=$2 port pidfile
+  local svc=$1 i=$2 port pidfile reuse=false
   port=$(( $(base_port "$svc") + 10 * i ))
+  if [ "$svc" = gateway ]; then
+    port=$(base_port gateway)
+    if [ "$(replicas gateway)" -gt 1 ]; then reuse=true; fi
+  fi
   pidfile="$RUN_DIR/$svc-$i.pid"
   if pid_alive "$pidfile"; then log "$svc[$i]: already running on :$port"; return 0; fi
-  port_open 127.0.0.1 "$port" && die "$svc[$i]: port $port is taken by another process"
+  if [ "$reuse" = false ] && port_open 127.0.0.1 "$port"; then die "$svc[$i]: port $port is taken by another process"; fi
   [ -x "$VENV_BIN/cdp-$svc" ] || die "$VENV_BIN/cdp-$svc missing: run 'uv sync' (make up does)"
-  CRM_HTTP_PORT=$port \
+  CRM_HTTP_PORT=$port CRM_HTTP_REUSE_PORT=$reuse \
   CRM_CONTACTS_URL="http://127.0.0.1:$(base_port contacts)" CRM_IDENTITY_URL="http://127.0.0.1:$(base_port identity)" \
   CRM_CONSENT_URL="http://127.0.0.1:$(base_port consent)" CRM_ANALYTICS_URL="http://127.0.0.1:$(base_port analytics)" \
     setsid "$VENV_BIN/cdp-$svc" >>"$LOG_DIR/$svc-$i.log" 2>&1 < /dev/null &

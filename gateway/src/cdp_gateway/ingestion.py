@@ -5,6 +5,7 @@ its idempotency key, so a retried batch produces the same ids and consumers drop
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -68,7 +69,9 @@ def _check(i: int, raw: dict[str, Any], principal: Principal) -> EventEnvelope |
         ]
     if getattr(payload, "contact_id", e.subject) != e.subject:
         return [{"index": i, "field": "subject", "message": "must equal data.contact_id"}]
-    return EventEnvelope(
+    # every field is validated above (the type is known, the subject 1-128 characters, the time made aware):
+    # constructing skips a second validation of what is already valid
+    return EventEnvelope.model_construct(
         id=uuid.uuid5(_NS, f"{principal.subject}:{e.idempotency_key}").hex,
         source=f"integration/{principal.subject}",
         type=e.type,
@@ -79,6 +82,7 @@ def _check(i: int, raw: dict[str, Any], principal: Principal) -> EventEnvelope |
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _allowed(scopes: tuple[str, ...], event_type: str) -> bool:
     return any(s == event_type or (s.endswith(".*") and event_type.startswith(s[:-1])) for s in scopes)
 

@@ -273,7 +273,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
     configure_logging(settings.service_name, settings.log_level)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
@@ -281,6 +281,18 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         access_log=False,
         timeout_graceful_shutdown=25,
     )
+    server = uvicorn.Server(config)
+    if not settings.http_reuse_port:
+        server.run()
+        return
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((settings.http_host, settings.http_port))
+    sock.set_inheritable(True)
+    server.run(sockets=[sock])
 
 
 def privacy_handlers(

@@ -109,15 +109,30 @@ class EventPublisher:
 
     async def publish_many(self, items: list[tuple[str, EventEnvelope]]) -> None:
         """Send all, then wait for every acknowledgement: the batch shares round trips. Per key, the producer keeps
-        the order of sending. Raises if any send failed (the caller keeps those in its outbox)."""
+        the order of sending. Raises if any send failed (the caller keeps those in its outbox).
+
+        The records go straight to the broker's aiokafka producer (same producer, same acks and idempotence as
+        `publish`): FastStream's per-message publish path costs more than the send itself at thousands per second."""
         keys = _BROKER_KEYS.get(self.broker)
         if keys is not None:  # new subjects' keys are created together, before any of their events leaves
-            await asyncio.gather(*(keys.key_for(s) for s in {e.subject for _, e in items}))
-        sealed = [(t, await self._seal(e)) for t, e in items]
-        futures = [
-            await self.broker.publish(_encode(w), topic=t, key=w.key(), headers=_headers(w), no_confirm=True)
-            for t, w in sealed
-        ]
+            kids = dict(
+                zip(
+                    subjects := list({e.subject for _, e in items}),
+                    await asyncio.gather(*map(keys.key_for, subjects)),
+                    strict=True,
+                )
+            )
+            sealed = [(t, e if e.datakeyid is not None else keys.ring.encrypt(e, kids[e.subject])) for t, e in items]
+        else:
+            sealed = items
+        producer = _aiokafka_producer(self.broker)
+        if producer is None:
+            futures = [
+                await self.broker.publish(_encode(w), topic=t, key=w.key(), headers=_headers(w), no_confirm=True)
+                for t, w in sealed
+            ]
+        else:
+            futures = [await producer.send(t, _encode(w), key=w.key(), headers=_raw_headers(w)) for t, w in sealed]
         await asyncio.gather(*futures)
         for t, e in items:
             EVENTS_PUBLISHED.labels(t, e.type).inc()
@@ -133,6 +148,20 @@ def _encode(event: EventEnvelope) -> bytes:
 
 def _headers(event: EventEnvelope) -> dict[str, str]:
     return {"ce_type": event.type, "ce_id": event.id, "content-type": "application/cloudevents+json"}
+
+
+def _raw_headers(event: EventEnvelope) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in _headers(event).items()]
+
+
+def _aiokafka_producer(broker: KafkaBroker) -> Any:
+    """The connected broker's aiokafka producer, or None where FastStream keeps it elsewhere (then the batch goes
+    through `broker.publish`, slower but the same records)."""
+    try:
+        producer = broker._producer._producer.producer  # type: ignore[attr-defined]
+    except Exception:  # not connected, or another FastStream layout
+        return None
+    return producer if hasattr(producer, "send") else None
 
 
 class Inbox:

@@ -26,6 +26,11 @@ class ServiceSettings(BaseSettings):
     database: str | None = Field(None, description="This service's own database; defaults to cdp_<service>.")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_reuse_port: bool = Field(
+        False,
+        description="Bind the port with SO_REUSEPORT, so several processes of this service share it on one host "
+        "(the kernel spreads connections over them).",
+    )
     log_level: str = "INFO"
     consumer_group: str | None = Field(None, description="Kafka consumer group; defaults to cdp-<service>.")
     secret_key: SecretStr = Field(SecretStr(LOCAL_DEFAULT_SECRET), description="Signing secret.")
