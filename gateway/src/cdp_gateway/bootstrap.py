@@ -20,6 +20,7 @@ from cdp_gateway import (
     privacy,
 )
 from cdp_gateway.auth import AuthStore, RateLimiter
+from cdp_gateway.fast_read import FastProfileRead
 from cdp_gateway.settings import GatewaySettings
 from cdp_gateway.upstream import Upstream, open_session
 
@@ -58,6 +59,16 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
 
         rt.on_shutdown.append(close_client)
 
+    routers = [
+        access.router,
+        analytics.router,
+        contacts.router,
+        configuration.router,
+        consent.router,
+        identity.router,
+        ingestion.router,
+        privacy.router,
+    ]
     app = create_app(
         runtime,
         retention=(
@@ -66,17 +77,10 @@ def build(settings: GatewaySettings | None = None) -> FastAPI:
         ),
         title=TITLE,
         description=DESCRIPTION,
-        routers=[
-            access.router,
-            analytics.router,
-            contacts.router,
-            configuration.router,
-            consent.router,
-            identity.router,
-            ingestion.router,
-            privacy.router,
-        ],
+        routers=routers,
         on_startup=[start],
+        hot_routes=("/v1/contacts/{contact_id}", "/v1/events"),  # logged only when they fail or are slow
+        fast_paths=[(FastProfileRead, {"routers": routers})],
     )
     console.mount(app)
     return app

@@ -41,7 +41,8 @@ def actor(request: Request) -> dict[str, str]:
     return {"x-actor": principal.subject}
 
 
-READ = [Depends(Allow("admin", "sales", "support", "marketing"))]
+READ_ROLES = ("admin", "sales", "support", "marketing")
+READ = [Depends(Allow(*READ_ROLES))]
 WRITE = [Depends(Allow("admin", "sales", "support"))]
 LIFECYCLE = [Depends(Allow("admin", "sales", "marketing"))]
 LEAD = [Depends(Allow("admin", "sales"))]
@@ -53,7 +54,7 @@ async def personal(request: Request, method: str, path: str, contact_id: str | N
     """Relay a call that reads or changes personal data: audit it, and drop the fields the role may not see."""
     principal: Principal = request.state.principal
     response = await audited(request, "contacts", method, path, contact_id, **kwargs)
-    if response.media_type == "application/json" and response.status_code < 400:
+    if response.media_type == "application/json" and response.status_code < 400 and HIDDEN_FIELDS.get(principal.role):
         import json
 
         body = redact(json.loads(bytes(response.body)), principal.role)

@@ -126,5 +126,12 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
 
         rt.spawn(relay(), "outbox-relay")
 
-    app = create_app(runtime, title=TITLE, description=DESCRIPTION, routers=[router, admin.router], on_startup=[start])
+    app = create_app(
+        runtime,
+        title=TITLE,
+        description=DESCRIPTION,
+        routers=[router, admin.router],
+        on_startup=[start],
+        hot_routes=("/v1/contacts/{contact_id}",),  # profile reads: logged only when they fail or are slow
+    )
     return app
