@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -131,3 +131,41 @@ async def test_segment_membership_follows_an_event_to_the_360(stack: Stack) -> N
         stages = {g["stage"]: g for g in cohort["stages"]}
         assert list(stages) == ["awareness", "consideration", "purchase", "retention", "advocacy"]
         assert stages["purchase"]["reached"] >= 1 and stages["purchase"]["touchpoints"].get("order.paid", 0) >= 1
+
+
+async def test_a_consumable_bought_on_a_rhythm_is_due_for_a_reminder(stack: Stack) -> None:
+    """Marketing declares rice consumable; an integration's paid orders carry their lines; the next evaluation
+    predicts the run-out from the customer's own rhythm and says a reminder is due."""
+    run = uuid.uuid4().hex[:8]
+    sku = f"rice-{run}"
+    async with stack.client() as c:
+        bad = await c.put(f"{stack.gateway}/v1/analytics/consumables/{sku}", json={"name": "Gạo", "days_per_unit": 0})
+        assert bad.status_code == 422 and "days_per_unit" in bad.text
+        r = await c.put(
+            f"{stack.gateway}/v1/analytics/consumables/{sku}",
+            json={"name": "Gạo ST25 túi 5 kg", "days_per_unit": 30, "remind_days_before": 5},
+        )
+        assert r.status_code == 200, r.text
+        assert sku in [i["sku"] for i in (await c.get(f"{stack.gateway}/v1/analytics/consumables")).json()["items"]]
+        cid = (await c.post(f"{stack.gateway}/v1/contacts", json={"full_name": f"Lê Thị Gạo {run}"})).json()["id"]
+        events = []
+        for n, ago in enumerate((26, 13)):  # a bag every 13 days: the last runs out today
+            at = (datetime.now(UTC) - timedelta(days=ago)).isoformat()
+            data = {"contact_id": cid, "occurred_at": at, "order_id": f"{run}-{n}", "total": {"amount": 185_000}}
+            data["lines"] = [{"sku": sku, "quantity": 1, "unit_price": 185_000}]
+            events.append({"idempotency_key": f"{run}-{n}", "type": "order.paid", "subject": cid, "data": data})
+        assert (await c.post(f"{stack.gateway}/v1/events", json={"events": events})).status_code == 202
+
+        async def counted() -> Any:
+            view = (await c.get(f"{stack.gateway}/v1/analytics/customers/{cid}")).json()
+            return view if view.get("purchases") == 2 else None
+
+        await eventually(counted, timeout_s=20, interval_s=0.2)  # both orders are facts; now evaluate
+        assert (await c.post(f"{stack.gateway}/v1/analytics/evaluations")).status_code == 200
+        (reorder,) = (await c.get(f"{stack.gateway}/v1/analytics/customers/{cid}")).json()["replenishment"]
+        assert (reorder["sku"], reorder["basis"], reorder["days_per_unit"], reorder["due"]) == (
+            sku,
+            "own_rhythm",
+            13.0,
+            True,
+        )

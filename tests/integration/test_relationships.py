@@ -101,3 +101,38 @@ async def test_segment_membership_follows_events_and_time(
     records = await read_all(infra.kafka_bootstrap, topic, expect=3)
     kinds = sorted(json.loads(r.value)["type"] for r in records)
     assert kinds == ["segment.entered", "segment.entered", "segment.exited"]
+
+
+async def test_reorders_are_announced_once_before_the_run_out_and_lifetime_values_are_predicted(
+    db: AsyncDatabase[Document], infra: Infra, publisher: tuple[EventPublisher, str]
+) -> None:
+    pub, topic = publisher
+    facts = Facts(db)
+    await db["consumables"].insert_one({"_id": "rice-st25-5kg", "name": "Gạo ST25 túi 5 kg", "days_per_unit": 20})
+    lines = [{"sku": "rice-st25-5kg", "quantity": 1}]
+    # she buys a bag every 15 days; the last one 10 days ago: it runs out in 5 days, the reminder is due now
+    for n, ago in enumerate((40, 25, 10)):
+        at = NOW - timedelta(days=ago)
+        await facts.record(f"rice-{n}", "order.paid", "rice-buyer", at, amount=185_000.0, lines=lines)
+    # a population to learn lifetime values from: regular buyers and one-off buyers
+    for i in range(30):
+        for n in range(6 if i % 2 else 1):
+            await paid(facts, f"shopper-{i}", 300 - n * 50 - i, n)
+
+    first = await relationship.evaluate(facts, db, pub, NOW)
+    assert first.reorders_published == 1 and first.clv_predicted == 31
+    again = await relationship.evaluate(facts, db, pub, NOW + timedelta(hours=1))
+    assert again.reorders_published == 0
+
+    records = await read_all(infra.kafka_bootstrap, topic, expect=32)
+    reorders = [json.loads(r.value) for r in records if json.loads(r.value)["type"] == "analytics.reorder_due"]
+    assert [(r["subject"], r["data"]["sku"], r["data"]["basis"]) for r in reorders] == [
+        ("rice-buyer", "rice-st25-5kg", "own_rhythm")
+    ]
+    assert reorders[0]["data"]["days_per_unit"] == 15.0
+    stored = await db["customer_scores"].find_one({"_id": "rice-buyer"})
+    assert stored is not None and stored["replenishment"][0]["due"] is True
+    regular = await db["customer_scores"].find_one({"_id": "shopper-1"})
+    one_off = await db["customer_scores"].find_one({"_id": "shopper-0"})
+    assert regular is not None and one_off is not None
+    assert regular["predicted_clv"]["clv_12_months"] > one_off["predicted_clv"]["clv_12_months"] > 0

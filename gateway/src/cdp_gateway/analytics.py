@@ -141,3 +141,37 @@ async def segment_members(
 )
 async def evaluate(request: Request) -> Response:
     return await analytics(request, "POST", "/v1/analytics/evaluations", read_timeout=300)
+
+
+Sku = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+@router.get(
+    "/consumables",
+    summary="Consumable products whose run-out is predicted (reorder reminders), with their usual duration",
+    responses=ERRORS,
+    dependencies=READ,
+)
+async def consumables(request: Request) -> Response:
+    return await analytics(request, "GET", "/v1/analytics/consumables")
+
+
+@router.put(
+    "/consumables/{sku}",
+    summary="Declare a product consumable: days one unit lasts, days before the run-out to remind",
+    responses=ERRORS,
+    dependencies=DEFINE,
+)
+async def put_consumable(sku: Sku, request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
+    return await analytics(request, "PUT", f"/v1/analytics/consumables/{sku}", json=body)
+
+
+@router.delete(
+    "/consumables/{sku}",
+    status_code=204,
+    summary="No longer predict this product's run-out",
+    responses=ERRORS,
+    dependencies=DEFINE,
+)
+async def delete_consumable(sku: Sku, request: Request) -> Response:
+    return await analytics(request, "DELETE", f"/v1/analytics/consumables/{sku}")

@@ -40,6 +40,24 @@ class DormancyDetected(BaseModel):
     detected_at: datetime
 
 
+class ReorderDue(BaseModel):
+    """A customer will soon run out of a consumable product they bought: time to remind them, before that day."""
+
+    model_config = ConfigDict(extra="forbid")
+    contact_id: str
+    sku: str
+    product_name: str | None = None
+    last_purchase_at: datetime
+    quantity: int = Field(ge=1, description="Units bought in that purchase.")
+    days_per_unit: float = Field(gt=0, description="How long one unit lasts for this customer.")
+    basis: Literal["own_rhythm", "catalogue"] = Field(
+        description="`own_rhythm`: learnt from this customer's earlier purchases of the product; `catalogue`: the "
+        "product's usual days per unit."
+    )
+    run_out_at: datetime
+    detected_at: datetime
+
+
 class SpendRecorded(BaseModel):
     """Marketing or sales spend for a campaign and channel over a period (published on the interactions topic,
     key: campaign id)."""
@@ -59,4 +77,5 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "segment.entered": SegmentMembership,
     "segment.exited": SegmentMembership,
     "analytics.dormancy_detected": DormancyDetected,
+    "analytics.reorder_due": ReorderDue,
 }

@@ -43,10 +43,12 @@ class OrderPlaced(Interaction):
 
 
 class OrderPaid(Interaction):
-    """An order was paid: a purchase. Makes the contact a customer."""
+    """An order was paid: a purchase. Makes the contact a customer. `lines` (optional) say what was bought: the
+    analytics service predicts from them when consumable products run out."""
 
     order_id: str
     total: Money
+    lines: list[OrderLine] = Field(default_factory=list)
     campaign_id: str | None = None
 
 

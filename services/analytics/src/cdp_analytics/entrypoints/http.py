@@ -149,7 +149,10 @@ async def journey(
     return {"cohort": {"from": from_, "to": to}, "people": len(people), **funnel(people, now)}
 
 
-@router.get("/customers/{contact_id}", summary="A customer's relationship: buying rhythm, dormancy, RFM, journey stage")
+@router.get(
+    "/customers/{contact_id}",
+    summary="A customer's relationship: buying rhythm, dormancy, RFM, journey stage, scores, predicted CLV",
+)
 async def customer(
     contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
 ) -> dict[str, Any]:
@@ -182,6 +185,8 @@ async def customer(
         "churn_probability": stored.get("churn_probability"),
         "lead_score": stored.get("lead_score"),
         "score_drivers": stored.get("drivers"),
+        "predicted_clv": stored.get("predicted_clv"),
+        "replenishment": stored.get("replenishment") or [],
         "evaluated_at": stored.get("evaluated_at"),
     }
 
@@ -251,3 +256,33 @@ async def segment_members(segment_id: SegmentId, request: Request) -> dict[str, 
     segments: Segments = request.app.state.segments
     items = [d async for d in segments.members.find({"segment_id": segment_id}, {"_id": 0, "segment_id": 0})]
     return {"segment_id": segment_id, "size": len(items), "items": items}
+
+
+# ------------------------------------------------------------------------------------------- replenishment
+Sku = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class ConsumableIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, examples=["Gạo ST25 túi 5 kg"])
+    days_per_unit: float = Field(gt=0, le=3650, description="How many days one unit usually lasts.")
+    remind_days_before: float = Field(7, ge=1, le=90, description="How long before the run-out day to remind.")
+
+
+@router.get("/consumables", summary="The consumable products whose run-out is predicted, with their usual duration")
+async def list_consumables(request: Request) -> dict[str, Any]:
+    items = [{"sku": d.pop("_id"), **d} async for d in request.app.state.db["consumables"].find({})]
+    return {"items": sorted(items, key=lambda d: d["sku"])}
+
+
+@router.put("/consumables/{sku}", summary="Declare a product consumable (or change its usual duration)")
+async def put_consumable(sku: Sku, body: ConsumableIn, request: Request) -> dict[str, Any]:
+    doc = {**body.model_dump(), "updated_at": datetime.now(UTC)}
+    await request.app.state.db["consumables"].update_one({"_id": sku}, {"$set": doc}, upsert=True)
+    return {"sku": sku, **doc}
+
+
+@router.delete("/consumables/{sku}", status_code=204, summary="No longer predict this product's run-out")
+async def delete_consumable(sku: Sku, request: Request) -> Response:
+    await request.app.state.db["consumables"].delete_one({"_id": sku})
+    return Response(status_code=204)

@@ -23,7 +23,8 @@ async def on_contact_created(
 def values_of(event_type: str, p: Any) -> dict[str, Any]:
     """The few numbers and ids a KPI needs; never names, emails or phones."""
     if event_type in ("order.paid", "order.placed"):
-        return {"amount": p.total.amount, "currency": p.total.currency, "campaign_id": p.campaign_id}
+        lines = [{"sku": line.sku, "quantity": line.quantity} for line in p.lines]
+        return {"amount": p.total.amount, "currency": p.total.currency, "campaign_id": p.campaign_id, "lines": lines}
     if event_type == "order.refunded":
         return {"amount": p.refund.amount, "currency": p.refund.currency}
     if event_type in ("deal.opened", "deal.won"):

@@ -1,8 +1,10 @@
-"""Evaluating every customer's relationship as time passes (not only when events arrive): RFM scores and journey
-stage (published as `analytics.scores_updated` when they change) and dormancy (`analytics.dormancy_detected`, once
-per silent period: a new purchase ends it). What was last published is kept per customer in `customer_scores`, so a
-re-run publishes nothing new, and event ids are derived from what they say, so a crash between publishing and
-storing republishes the same event (consumers drop it as already applied)."""
+"""Evaluating every customer's relationship as time passes (not only when events arrive): RFM scores and journey stage
+(published as `analytics.scores_updated` when they change), predicted lifetime value, dormancy
+(`analytics.dormancy_detected`, once per silent period: a new purchase ends it) and replenishment
+(`analytics.reorder_due`, once per purchase of a consumable, from `remind_days_before` its run-out day). What was
+last published is kept per customer in `customer_scores`, so a re-run publishes nothing new, and event ids are
+derived from what they say, so a crash between publishing and storing republishes the same event (consumers drop it
+as already applied)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cdp_common.contracts.analytics import DormancyDetected, ScoresUpdated
+from cdp_common.contracts.analytics import DormancyDetected, ReorderDue, ScoresUpdated
 from cdp_common.events import make_event
 from cdp_common.messaging import EventPublisher
 from cdp_common.store import Document
@@ -21,6 +23,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.domain import clv
 from cdp_analytics.domain.customers import (
     Customer,
     DormancyPolicy,
@@ -30,6 +33,7 @@ from cdp_analytics.domain.customers import (
     journey_stage,
     rfm,
 )
+from cdp_analytics.domain.replenishment import Consumable, due, run_outs
 from cdp_analytics.domain.scores import Model, features, train
 from cdp_analytics.service_layer.segments import Segments
 
@@ -69,6 +73,8 @@ class Evaluated:
     dormant_published: int
     dormant_now: int
     segment_changes: int = 0
+    reorders_published: int = 0
+    clv_predicted: int = 0
 
 
 async def evaluate(
@@ -86,11 +92,33 @@ async def evaluate(
     rfm_of = rfm(customers.values(), now)
     grouped = by_subject(all_facts)
     churn_model, lead_model = train(grouped, now)
-    published = dormant_published = dormant_now = 0
+    try:
+        predicted = await clv.predict_in_process(clv.histories(customers.values(), now))
+    except Exception:  # a failed fit costs this run its predictions, nothing else
+        log.exception("predicting customer lifetime values failed")
+        predicted = {}
+    catalogue = {
+        d["_id"]: Consumable(d["_id"], d["name"], d["days_per_unit"], d.get("remind_days_before", 7.0))
+        async for d in db["consumables"].find({})
+    }
+    published = dormant_published = dormant_now = reorders_published = 0
     for cid, c in customers.items():
         before = known.get(cid, {})
         state: dict[str, Any] = {"rfm": rfm_of.get(cid), "journey_stage": journey_stage(c)}
         state.update(_model_scores(c, grouped.get(cid, []), now, churn_model, lead_model))
+        p = predicted.get(cid)
+        state["predicted_clv"] = (
+            None
+            if p is None
+            else {
+                "clv_12_months": p.clv,
+                "expected_purchases_12_months": p.expected_purchases,
+                "probability_alive": p.probability_alive,
+                "expected_order_value": p.expected_order_value,
+                "model": clv.MODEL,
+                "computed_at": now,
+            }
+        )
         watched = ("rfm", "journey_stage", "churn_probability", "lead_score")
         if tuple(before.get(k) for k in watched) != tuple(state.get(k) for k in watched):
             await _announce(
@@ -104,6 +132,7 @@ async def evaluate(
                     journey_stage=state["journey_stage"],  # type: ignore[arg-type]
                     churn_probability=state["churn_probability"],
                     lead_score=state["lead_score"],
+                    predicted_clv=(state["predicted_clv"] or {}).get("clv_12_months"),
                     computed_at=now,
                 ),
             )
@@ -138,8 +167,36 @@ async def evaluate(
             state["dormant_episode"] = episode
         else:
             state["dormant_episode"] = before.get("dormant_episode")  # the same silence is never announced twice
+        reminded: list[str] = list(before.get("reorders_announced") or [])  # "<sku>|<last purchase>", once each
+        state["replenishment"] = []
+        for r in run_outs(grouped.get(cid, []), catalogue):
+            state["replenishment"].append({**r.__dict__, "due": due(r, now)})
+            episode = f"{r.sku}|{r.last_purchase_at.isoformat()}"
+            if due(r, now) and episode not in reminded:
+                await _announce(
+                    publisher,
+                    "analytics.reorder_due",
+                    cid,
+                    f"reorder:{cid}:{episode}",
+                    ReorderDue(
+                        contact_id=cid,
+                        sku=r.sku,
+                        product_name=catalogue[r.sku].name,
+                        last_purchase_at=r.last_purchase_at,
+                        quantity=r.quantity,
+                        days_per_unit=r.days_per_unit,
+                        basis=r.basis,
+                        run_out_at=r.run_out_at,
+                        detected_at=now,
+                    ),
+                )
+                reorders_published += 1
+                reminded.append(episode)
+        state["reorders_announced"] = reminded[-50:]
         await scores.update_one({"_id": cid}, {"$set": {**state, "evaluated_at": now}}, upsert=True)
     moved = await segments.refresh_all(all_facts, now) if segments is not None else 0
-    result = Evaluated(len(customers), published, dormant_published, dormant_now, moved)
+    result = Evaluated(
+        len(customers), published, dormant_published, dormant_now, moved, reorders_published, len(predicted)
+    )
     log.info("relationships evaluated", extra=result.__dict__)
     return result
