@@ -126,6 +126,16 @@ async def test_segment_membership_follows_an_event_to_the_360(stack: Stack) -> N
         sizes = {s["id"]: s["size"] for s in (await c.get(f"{stack.gateway}/v1/analytics/segments")).json()["items"]}
         assert sizes[segment] == 1 and "silent" in sizes
 
+        day = datetime.now(UTC).date().isoformat()
+        per_segment = await c.get(
+            f"{stack.gateway}/v1/analytics/kpis", params={"from": day, "to": day, "segment": segment}
+        )
+        figures = per_segment.json()["kpis"]
+        assert figures["segment_members"] == 1 and figures["new_customers"] == 1
+        assert figures["average_order_value"]["inputs"] == {"revenue": 12_500_000, "orders": 1}
+        unknown = await c.get(f"{stack.gateway}/v1/analytics/kpis", params={"from": day, "to": day, "segment": "nope"})
+        assert unknown.status_code == 404
+
         today = datetime.now(UTC).date().isoformat()
         cohort = (await c.get(f"{stack.gateway}/v1/analytics/journey", params={"from": today, "to": today})).json()
         stages = {g["stage"]: g for g in cohort["stages"]}

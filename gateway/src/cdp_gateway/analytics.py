@@ -24,10 +24,14 @@ async def analytics(request: Request, method: str, path: str, **kwargs: Any) -> 
 @router.get(
     "/kpis", summary="KPIs for a period, with the previous one and each formula", responses=ERRORS, dependencies=READ
 )
-async def kpis(request: Request, from_: Annotated[date, Query(alias="from")], to: date) -> Response:
-    return await analytics(
-        request, "GET", "/v1/analytics/kpis", params={"from": from_.isoformat(), "to": to.isoformat()}, read_timeout=60
-    )
+async def kpis(
+    request: Request,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+    segment: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] = None,
+) -> Response:
+    params = {"from": from_.isoformat(), "to": to.isoformat(), "segment": segment}
+    return await analytics(request, "GET", "/v1/analytics/kpis", params=params, read_timeout=60)
 
 
 @router.get(

@@ -68,3 +68,17 @@ def test_empty_period_has_no_figures_rather_than_zero_divisions() -> None:
 def test_previous_period_has_the_same_length() -> None:
     prev = Q1.previous()
     assert prev.end == Q1.start and prev.end - prev.start == Q1.end - Q1.start == timedelta(days=90)
+
+
+def test_kpis_of_a_segment_count_only_its_members_and_leave_spend_out() -> None:
+    from cdp_analytics.domain.kpis import for_members
+
+    k = for_members(FACTS, {"a", "d"}, Q1)
+    # a was a customer before the period and bought again, d is new: retention (2 - 1) / 1
+    assert (k["customers_at_start"], k["new_customers"], k["segment_members"]) == (1, 1, 2)
+    assert k["retention_rate"]["value"] == 100.0
+    assert k["average_order_value"]["inputs"] == {"revenue": 700, "orders": 2}  # 300 + 500 - 100 refunded
+    # CSAT of a (5) and d (2): one positive of two; NPS of a (10) and d (8): one promoter, no detractor
+    assert k["csat"]["value"] == 50.0 and k["nps"]["value"] == 50.0
+    assert all(k[name]["value"] is None for name in ("customer_acquisition_cost", "cost_per_lead", "marketing_roi"))
+    assert "per segment" in k["customer_lifetime_value"]["formula"]

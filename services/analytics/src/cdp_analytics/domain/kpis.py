@@ -183,3 +183,20 @@ def compute(facts: list[dict[str, Any]], p: Period) -> dict[str, Any]:
             cac=cac,
         ),
     }
+
+
+SPEND_KPIS = ("customer_acquisition_cost", "cost_per_lead", "marketing_roi")
+
+
+def for_members(facts: list[dict[str, Any]], members: set[str], p: Period) -> dict[str, Any]:
+    """The KPIs of one segment: every person-level fact of its members (their orders, deals, surveys, emails...).
+    Spend is recorded per campaign, not per person, so the KPIs built on it are not computed for a segment, and the
+    segment's CLV leaves acquisition cost out; each says so in its formula."""
+    out = compute([f for f in facts if f["subject"] in members], p)
+    for name in SPEND_KPIS:
+        out[name] = kpi(None, out[name]["formula"] + " - not per segment: spend is recorded per campaign")
+    clv = out["customer_lifetime_value"]
+    clv["formula"] += " (per segment: acquisition cost left out, spend is recorded per campaign)"
+    clv["inputs"]["cac"] = None
+    out["segment_members"] = len(members)
+    return out

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain.customers import by_subject, customers_from, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.journey import funnel
-from cdp_analytics.domain.kpis import Period, compute
+from cdp_analytics.domain.kpis import Period, compute, for_members
 from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
 from cdp_analytics.service_layer.segments import Segments
@@ -51,15 +51,31 @@ async def kpis(
     request: Request,
     from_: Annotated[date, Query(alias="from")],
     to: Annotated[date, Query()],
+    segment: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Only the segment's members (as they are now)."),
+    ] = None,
 ) -> dict[str, Any]:
     period = period_of(from_, to)
     facts: Facts = request.app.state.facts
+    members: set[str] | None = None
+    if segment is not None:
+        segments: Segments = request.app.state.segments
+        if segment not in {d["_id"] for d in await segments.all()}:
+            raise Problem(404, "Unknown segment", f"no segment {segment}")
+        members = await segments.member_ids(segment)
     history = await facts.until(period.end)
+
+    def figures(until: datetime, p: Period) -> dict[str, Any]:
+        known = [f for f in history if f["at"] < until]
+        return compute(known, p) if members is None else for_members(known, members, p)
+
     return {
         "period": {"from": period.start, "to": period.end},
         "previous_period": {"from": period.previous().start, "to": period.previous().end},
-        "kpis": compute([f for f in history if f["at"] < period.end], period),
-        "previous": compute([f for f in history if f["at"] < period.start], period.previous()),
+        "segment": segment,
+        "kpis": figures(period.end, period),
+        "previous": figures(period.start, period.previous()),
     }
 
 
