@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: up down clean test lint typecheck pytest deps status docs demo
+.PHONY: up down clean test lint typecheck pytest deps status docs demo chaos
 
 deps:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
@@ -37,6 +37,11 @@ pytest: deps
 	$(UV) run --frozen pytest
 
 test: lint typecheck pytest
+
+# Load through the gateway while every service, the broker and the store are killed or restarted in turn; then
+# every effect is accounted for (bench/chaos.py; docs/proof.md holds the results).
+chaos: up
+	@$(UV) run --frozen python bench/chaos.py
 
 docs: deps
 	$(UV) run --frozen python tools/gen_docs.py

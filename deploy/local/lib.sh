@@ -15,7 +15,15 @@ die() { log "ERROR: $*"; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive: the process exists and is not a zombie (a killed process whose parent has not reaped it yet)
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local pid state
+  pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null || return 1
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo "?")
+  [ "$state" != "Z" ]
+}
 
 wait_port() { # host port seconds what
   local i=0
