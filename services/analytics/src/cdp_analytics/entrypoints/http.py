@@ -21,8 +21,26 @@ from cdp_analytics.service_layer.segments import Segments
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 
+EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
+
+
+def within_years(d: date, field: str) -> date:
+    """Periods are about business data: a day outside 1970-2100 is a 422 naming its field (and the period before
+    it, or after it, stays a real date)."""
+    if not EARLIEST <= d <= LATEST:
+        raise Problem(
+            422,
+            "Invalid date",
+            f"`{field}` must be between {EARLIEST} and {LATEST}",
+            errors=[{"field": field, "in": "query"}],
+        )
+    return d
+
+
 def period_of(from_: date, to: date) -> Period:
     """[from, to] as whole UTC days; `to` before `from` is a 422 naming `to`."""
+    within_years(from_, "from")
+    within_years(to, "to")
     if to < from_:
         raise Problem(422, "Invalid range", "`to` must not be before `from`", errors=[{"field": "to", "in": "query"}])
     return Period(datetime.combine(from_, time.min, UTC), datetime.combine(to + timedelta(days=1), time.min, UTC))
@@ -112,7 +130,7 @@ async def report(
     at: Annotated[date, Query(description="Any day inside the period.")],
     format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
 ) -> Response:
-    period, previous = calendar_period(granularity, at)
+    period, previous = calendar_period(granularity, within_years(at, "at"))
     history = await request.app.state.facts.until(period.end)
     now = compute([f for f in history if f["at"] < period.end], period)
     before = compute([f for f in history if f["at"] < previous.end], previous)
