@@ -12,7 +12,8 @@ Every call is retried with the same keys until it is answered, as an integration
 
 The faults (`--faults`, spread over the run): `kill-<service>` sends SIGKILL to the service's processes and starts
 them again 2 s later (for the gateway, one of its processes); `kill-kafka` sends SIGKILL to the broker and starts it
-again; `restart-store` stops the document store (it flushes) and starts it again.
+again; `restart-store` stops the document store (it flushes) and starts it again; `scale-<service>-<n>` adds
+replicas of a service up to n (they join its consumer group) or stops the extra ones with SIGTERM.
 
 The check, once every consumer group has caught up: each accepted event is on its contact's timeline exactly once
 (contacts) and a KPI input exactly once (analytics), each statement is in the ledger exactly once (consent), each
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -275,8 +277,10 @@ def pids(name: str) -> list[int]:
     return out
 
 
-def script(*args: str) -> None:
+def script(*args: str, replicas: int | None = None) -> None:
     env = {**os.environ, "CDP_REPLICAS_GATEWAY": os.environ.get("CDP_REPLICAS_GATEWAY", "2")}
+    if replicas is not None and args[-1] in SERVICES:
+        env[f"CDP_REPLICAS_{args[-1].upper()}"] = str(replicas)
     subprocess.run(["bash", *args], cwd=REPO, check=True, env=env, capture_output=True)
 
 
@@ -285,9 +289,14 @@ def fault(name: str) -> None:
     if kind == "kill" and target in (*SERVICES, "gateway"):
         victims = pids(f"{target}-0") if target == "gateway" else pids(f"{target}-")
         for pid in victims:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(2)
-        script("deploy/local/services.sh", "start", target)
+        replicas = len(list(RUN_DIR.glob(f"{target}-*.pid")))  # start again as many as there were
+        script("deploy/local/services.sh", "start", target, replicas=replicas)
+    elif kind == "scale" and target.rsplit("-", 1)[0] in SERVICES:
+        service, replicas = target.rsplit("-", 1)
+        scale(service, int(replicas))
     elif name == "kill-kafka":
         for pid in pids("kafka"):
             os.kill(pid, signal.SIGKILL)
@@ -298,6 +307,29 @@ def fault(name: str) -> None:
         script("deploy/local/store.sh", "start")
     else:
         raise SystemExit(f"unknown fault {name}")
+
+
+def scale(service: str, replicas: int) -> None:
+    """Add replicas (they join the consumer group) or stop the extra ones with SIGTERM (they finish what they
+    hold; the group rebalances)."""
+    running = sorted(RUN_DIR.glob(f"{service}-*.pid"), key=lambda f: int(f.stem.rsplit("-", 1)[1]))
+    if replicas > len(running):
+        script("deploy/local/services.sh", "start", service, replicas=replicas)
+        return
+    for pidfile in running[max(1, replicas) :]:
+        pid = int(pidfile.read_text().strip())
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+                if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                    break
+            except (ProcessLookupError, FileNotFoundError):
+                break
+            time.sleep(0.1)
+        pidfile.unlink(missing_ok=True)
+        pidfile.with_suffix(".port").unlink(missing_ok=True)
 
 
 async def inject(faults: list[str], seconds: float, started: float, tally: Tally) -> None:
