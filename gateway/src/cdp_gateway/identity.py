@@ -66,3 +66,13 @@ async def get_config(request: Request) -> Response:
 @router.put("/matching-config", summary="Change matching thresholds (versioned)", responses=ERRORS, dependencies=ADMIN)
 async def put_config(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
     return await identity(request, "PUT", "/v1/matching-config", json=body, headers=actor(request))
+
+
+@router.post(
+    "/matching-config/impact",
+    summary="What proposed thresholds would move: existing links and open reviews re-scored (changes nothing)",
+    responses=ERRORS,
+    dependencies=ADMIN,
+)
+async def config_impact(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
+    return await identity(request, "POST", "/v1/matching-config/impact", json=body, read_timeout=120)

@@ -3,6 +3,7 @@ and undo, and the matching configuration (versioned, changeable at run time)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from cdp_common.contracts.identity import MergeUndone, ReviewResolved
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_identity.adapters.graph import IdentityGraph
 from cdp_identity.domain.scoring import MatchingConfig
+from cdp_identity.service_layer import reevaluate
 from cdp_identity.service_layer.matching import NS, SOURCE, merge_persons
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -178,8 +180,7 @@ class ConfigIn(BaseModel):
     review_threshold: float
 
 
-@router.put("/matching-config", summary="Change thresholds (versioned; every link records the version it used)")
-async def put_config(body: ConfigIn, request: Request, x_actor: Actor = "admin") -> dict[str, Any]:
+def _ordered(body: ConfigIn) -> None:
     if body.review_threshold >= body.link_threshold:
         raise Problem(
             422,
@@ -187,6 +188,23 @@ async def put_config(body: ConfigIn, request: Request, x_actor: Actor = "admin")
             "review_threshold must be below link_threshold",
             errors=[{"field": "review_threshold", "in": "body", "message": "must be below link_threshold"}],
         )
+
+
+@router.post(
+    "/matching-config/impact",
+    summary="What proposed thresholds would move: existing links and open reviews re-scored (changes nothing)",
+)
+async def config_impact(body: ConfigIn, request: Request) -> dict[str, Any]:
+    _ordered(body)
+    graph = graph_of(request)
+    current = await graph.matching_config()
+    proposed = replace(current, link_threshold=body.link_threshold, review_threshold=body.review_threshold)
+    return await reevaluate.impact(graph, current, proposed)
+
+
+@router.put("/matching-config", summary="Change thresholds (versioned; every link records the version it used)")
+async def put_config(body: ConfigIn, request: Request, x_actor: Actor = "admin") -> dict[str, Any]:
+    _ordered(body)
     graph = graph_of(request)
     current = await graph.matching_config()
     if current.version != body.version:
