@@ -76,3 +76,13 @@ async def put_config(request: Request, body: Annotated[dict[str, Any], Body()]) 
 )
 async def config_impact(request: Request, body: Annotated[dict[str, Any], Body()]) -> Response:
     return await identity(request, "POST", "/v1/matching-config/impact", json=body, read_timeout=120)
+
+
+@router.get(
+    "/matching-config/learned",
+    summary="Weights learnt from the review queue's answers, beside those in force, and what adopting them would move",
+    responses=ERRORS,
+    dependencies=ADMIN,
+)
+async def learned_config(request: Request) -> Response:
+    return await identity(request, "GET", "/v1/matching-config/learned", read_timeout=120)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date
 
@@ -46,3 +47,16 @@ async def test_a_stricter_link_threshold_reports_exactly_the_links_it_would_undo
     # a dry run: no record moved, the configuration is the one in force
     assert {d["_id"]: d["person_id"] async for d in graph.records.find({})} == links_before
     assert (await graph.matching_config()).version == current.version
+
+
+async def test_new_weights_are_scored_not_only_new_thresholds(db: AsyncDatabase[Document]) -> None:
+    graph, rec = IdentityGraph(db), Recorder()
+    await feed(graph, rec, "shop-till", "1", full_name="Lê Thị Thu", phones=["0987654321"], birth_date=BIRTH_AN)
+    await feed(graph, rec, "ecommerce", "2", full_name="Le Thi Thu", phones=["+84987654321"], birth_date=BIRTH_AN)
+    current = await graph.matching_config()
+    # the review queue taught that a shared phone says little (a family's, a shop's): u of a phone agreement rises
+    shared_phones = replace(current, u={**current.u, "phone": 0.5}, link_threshold=1e9, review_threshold=1e8)
+    (example,) = (await impact(graph, current, shared_phones))["examples"]
+    assert example["record"] == "ecommerce:2" and example["proposed_score"] < example["score"]
+    phone = next(e for e in example["evidence"] if e["field"] == "phone")
+    assert abs(phone["weight"] - math.log2(current.m["phone"] / 0.5)) < 0.01

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_identity.adapters.graph import IdentityGraph
+from cdp_identity.domain import learning
 from cdp_identity.domain.scoring import MatchingConfig
 from cdp_identity.service_layer import reevaluate
 from cdp_identity.service_layer.matching import NS, SOURCE, merge_persons
@@ -98,6 +99,8 @@ async def resolve_review(review_id: Id, body: Resolution, request: Request, x_ac
                 "person_id is not one of this review's candidates",
                 errors=[{"field": "person_id", "in": "body", "message": "not a candidate"}],
             )
+        # the label: which candidate was the same person (the others were not)
+        await graph.reviews.update_one({"_id": review_id}, {"$set": {"accepted_person_id": target}})
         survivor = await graph.resolve(target)
         merged = await graph.resolve(review["person_id"])
         if survivor != merged:
@@ -173,11 +176,39 @@ async def get_config(request: Request) -> dict[str, Any]:
     return (await graph_of(request).matching_config()).to_doc()
 
 
+Probability = Annotated[float, Field(gt=0, lt=1)]
+
+
 class ConfigIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = Field(ge=1, description="The version you read; the new one is version + 1.")
     link_threshold: float
     review_threshold: float
+    m: dict[str, Probability] | None = Field(
+        None, description="P(outcome | same person) per outcome key (as in GET; e.g. the learnt ones); others kept."
+    )
+    u: dict[str, Probability] | None = Field(
+        None, description="P(outcome | different persons) per outcome key; others kept."
+    )
+
+    def applied_to(self, current: MatchingConfig, version: int) -> MatchingConfig:
+        for name, given, known in (("m", self.m, current.m), ("u", self.u, current.u)):
+            unknown = sorted(set(given or {}) - set(known))
+            if unknown:
+                raise Problem(
+                    422,
+                    "Unknown outcome",
+                    f"{name} has no outcome {', '.join(unknown)}",
+                    errors=[{"field": f"{name}.{k}", "in": "body", "message": "unknown outcome"} for k in unknown],
+                )
+        return replace(
+            current,
+            version=version,
+            link_threshold=self.link_threshold,
+            review_threshold=self.review_threshold,
+            m={**current.m, **(self.m or {})},
+            u={**current.u, **(self.u or {})},
+        )
 
 
 def _ordered(body: ConfigIn) -> None:
@@ -198,25 +229,41 @@ async def config_impact(body: ConfigIn, request: Request) -> dict[str, Any]:
     _ordered(body)
     graph = graph_of(request)
     current = await graph.matching_config()
-    proposed = replace(current, link_threshold=body.link_threshold, review_threshold=body.review_threshold)
-    return await reevaluate.impact(graph, current, proposed)
+    return await reevaluate.impact(graph, current, body.applied_to(current, current.version + 1))
 
 
-@router.put("/matching-config", summary="Change thresholds (versioned; every link records the version it used)")
+@router.get(
+    "/matching-config/learned",
+    summary="Weights learnt from the review queue's answers, beside those in force, and what adopting them would move",
+)
+async def learned_config(request: Request) -> dict[str, Any]:
+    graph = graph_of(request)
+    current = await graph.matching_config()
+    reviews = [r async for r in graph.reviews.find({"status": {"$in": ["accepted", "rejected"]}})]
+    labels = learning.labels_from(reviews)
+    learnt = learning.learn(labels, current)
+    proposed = replace(current, m=learnt["proposed_m"], u=learnt["proposed_u"])
+    return {
+        "labels": {"matches": labels.matches, "non_matches": labels.non_matches, "reviews": len(reviews)},
+        "prior_weight_in_labels": learning.PRIOR_WEIGHT,
+        "min_labels_per_field": learning.MIN_LABELS,
+        "fields": learnt["fields"],
+        "proposed": {"m": learnt["proposed_m"], "u": learnt["proposed_u"]},
+        "impact": await reevaluate.impact(graph, current, proposed),
+        "adopt": "PUT /v1/matching-config with the version in force, the thresholds, and these m and u",
+    }
+
+
+@router.put(
+    "/matching-config", summary="Change thresholds and weights (versioned; every link records the version it used)"
+)
 async def put_config(body: ConfigIn, request: Request, x_actor: Actor = "admin") -> dict[str, Any]:
     _ordered(body)
     graph = graph_of(request)
     current = await graph.matching_config()
     if current.version != body.version:
         raise Problem(409, "Stale version", f"the configuration is at version {current.version}")
-    new = MatchingConfig(
-        version=current.version + 1,
-        link_threshold=body.link_threshold,
-        review_threshold=body.review_threshold,
-        m=current.m,
-        u=current.u,
-        disagree=current.disagree,
-    )
+    new = body.applied_to(current, current.version + 1)
     if not await graph.save_config(new, current.version, x_actor):
         raise Problem(409, "Stale version", "another admin changed the configuration first")
     return new.to_doc()

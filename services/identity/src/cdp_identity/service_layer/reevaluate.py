@@ -1,9 +1,9 @@
-"""What a rule change would move, before it is made: every link the matcher made (a record that joined an existing
-person) is scored again against the rest of its person, and every open review against its candidates, and each
-is classified under the configuration in force and under the proposed one: `link` (at or above the link
-threshold, no conflict), `review` (at or above the review threshold, or a conflict), `apart` (below). Nothing is
-changed: the report says how many would move between outcomes, with examples and their evidence, so an admin can
-tighten or loosen thresholds knowing the effect.
+"""What a change of thresholds or weights would move, before it is made: every link the matcher made (a record that
+joined an existing person) is scored again against the rest of its person, and every open review against its
+candidates, and each is scored and classified under the configuration in force and under the proposed one: `link`
+(at or above the link threshold, no conflict), `review` (at or above the review threshold, or a conflict), `apart`
+(below). Nothing is changed: the report says how many would move between outcomes, with examples and their evidence,
+so an admin can tighten or loosen thresholds knowing the effect.
 
 Records that founded a person, and persons joined by staff (merges), are staff or first decisions: they are not
 re-evaluated."""
@@ -36,6 +36,7 @@ class Moved:
     record: str
     person_id: str
     score: float
+    proposed_score: float
     rule: str
     conflict: str | None
     now: Outcome
@@ -66,15 +67,17 @@ async def impact(
     moved: list[Moved] = []
     evaluated = 0
 
-    def note(kind: Literal["link", "review"], key: str, pid: str, s: Score) -> None:
-        now, then = outcome(s, current), outcome(s, proposed)
+    same_weights = (current.m, current.u, current.disagree) == (proposed.m, proposed.u, proposed.disagree)
+
+    async def note(kind: Literal["link", "review"], key: str, pid: str, others: list[Profile]) -> None:
+        s = await _score(graph, records[key], others, current)
+        s_new = s if same_weights else await _score(graph, records[key], others, proposed)
+        now, then = outcome(s, current), outcome(s_new, proposed)
         moves[f"{now}->{then}"] += 1
         if now != then and len(moved) < examples:
-            moved.append(
-                Moved(
-                    kind, key, pid, round(s.total, 2), s.rule, s.conflict, now, then, [e.__dict__ for e in s.evidence]
-                )
-            )
+            evidence = [e.__dict__ for e in s_new.evidence]
+            score, new_score = round(s.total, 2), round(s_new.total, 2)
+            moved.append(Moved(kind, key, pid, score, new_score, s.rule, s.conflict, now, then, evidence))
 
     for pid, keys in members.items():
         for key in keys:
@@ -82,7 +85,7 @@ async def impact(
             if key in founders or not others:
                 continue
             evaluated += 1
-            note("link", key, pid, await _score(graph, records[key], others, current))
+            await note("link", key, pid, others)
 
     reviews = 0
     async for r in graph.reviews.find({"status": "open"}):
@@ -94,18 +97,18 @@ async def impact(
             others = [records[k] for k in members.get(pid, []) if k != profile.key]
             if others:
                 reviews += 1
-                note("review", profile.key, pid, await _score(graph, profile, others, current))
+                await note("review", profile.key, pid, others)
 
     unchanged = sum(n for k, n in moves.items() if k.split("->")[0] == k.split("->")[1])
     return {
         "current": {"version": current.version, **_thresholds(current)},
-        "proposed": _thresholds(proposed),
+        "proposed": {**_thresholds(proposed), "weights_changed": not same_weights},
         "links_evaluated": evaluated,
         "review_candidates_evaluated": reviews,
         "unchanged": unchanged,
         "would_move": {k: n for k, n in sorted(moves.items()) if k.split("->")[0] != k.split("->")[1]},
         "examples": [m.__dict__ for m in moved],
-        "note": "nothing was changed; PUT /v1/matching-config applies thresholds to records that arrive from then on",
+        "note": "nothing changed: PUT /v1/matching-config applies to the records that arrive after it",
     }
 
 
