@@ -1,9 +1,11 @@
-"""Poison on every topic every service consumes (read from each service's AsyncAPI document): each lands on that
-service's dead-letter topic with its reason and where it came from, the metrics count it, and the services go on
-working (an event sent afterwards still reaches the timeline)."""
+"""Poison of every kind on every topic every service consumes (read from each service's AsyncAPI document):
+malformed JSON, an invalid envelope, an unknown event type, a key that is not the subject, a message over the size
+limit. Each lands on that service's dead-letter topic with its reason and where it came from, the metrics count it,
+and the services go on working (an event sent afterwards still reaches the timeline)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +13,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from cdp_common.events import MAX_EVENT_BYTES
 from cdp_common.topics import dead_letter_topic
 
 from tests.e2e.conftest import Stack
@@ -42,24 +45,47 @@ async def test_poison_on_every_consumed_topic_is_dead_lettered_and_the_services_
             doc = (await c.get(f"{getattr(stack, service)}/asyncapi.json")).json()
             consumed[service] = consumed_topics(doc)
     assert all(consumed.values()), consumed  # every service consumes something
+
+    def envelope(subject: str) -> bytes:
+        return json.dumps(
+            {
+                "id": uuid.uuid4().hex,
+                "source": "test/poison",
+                "type": "nobody.knows.this",
+                "subject": subject,
+                "time": datetime.now(UTC).isoformat(),
+                "data": {},
+            }
+        ).encode()
+
+    poison = [
+        (key, b"{this is not json " + run.encode()),  # malformed_json
+        (key, json.dumps({"type": "contact.created", "subject": key.decode()}).encode()),  # invalid_envelope
+        (key, envelope(key.decode())),  # unknown_type
+        (key, envelope("somebody-else")),  # wrong_key
+        (key, b" " * (MAX_EVENT_BYTES + 100)),  # oversized (still under the broker's limit)
+    ]
+    reasons = {"malformed_json", "invalid_envelope", "unknown_type", "wrong_key", "oversized"}
     for topic in set().union(*consumed.values()):
-        await produce(infra.kafka_bootstrap, topic, [(key, b"{this is not json " + run.encode())])
+        await produce(infra.kafka_bootstrap, topic, poison)
 
     for service, topics in consumed.items():
 
         async def dead_lettered(service: str = service, topics: set[str] = topics) -> Any:
             records = await read_all(infra.kafka_bootstrap, dead_letter_topic(service).name, 10**9, timeout_s=2)
             ours = [dict(r.headers) for r in records if r.key == key]
-            found = {h["dlq_original_topic"].decode() for h in ours if h["dlq_reason"] == b"malformed_json"}
-            return found if found == topics else None
+            found = {(h["dlq_original_topic"].decode(), h["dlq_reason"].decode()) for h in ours}
+            expected = {(t, reason) for t in topics for reason in reasons}
+            return found if found == expected else None
 
-        assert await eventually(dead_lettered, timeout_s=40, interval_s=0.5) == topics, service
+        assert await eventually(dead_lettered, timeout_s=60, interval_s=1), service
 
     async with httpx.AsyncClient(timeout=10) as c:
         for service in SERVICES:
             metrics = (await c.get(f"{getattr(stack, service)}/metrics")).text
             counted = [line for line in metrics.splitlines() if line.startswith("cdp_dead_letters_total")]
-            assert any('reason="malformed_json"' in line and float(line.rsplit(" ", 1)[1]) > 0 for line in counted)
+            for reason in reasons:
+                assert any(f'reason="{reason}"' in line and float(line.rsplit(" ", 1)[1]) > 0 for line in counted)
 
     # the consumers went on: an interaction published afterwards reaches the timeline
     async with stack.client() as c:
