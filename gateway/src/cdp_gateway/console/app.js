@@ -469,7 +469,12 @@ async function route() {
   const [path, query] = (location.hash.slice(1) || "/contacts").split("?");
   const params = new URLSearchParams(query || "");
   nav.querySelectorAll("a").forEach((a) => a.classList.toggle("active", a.getAttribute("href") === `#${path}`));
-  if (window.matchMedia("(max-width: 700px)").matches) nav.hidden = true; else nav.hidden = false;
+  // on a phone the menu folds away when the person goes somewhere, not when the same page is drawn again (a second
+  // draw after signing in used to close a menu the person had just opened)
+  const navigated = state.path !== path;
+  state.path = path;
+  if (!window.matchMedia("(max-width: 700px)").matches) nav.hidden = false;
+  else if (navigated) nav.hidden = true;
   try {
     if (path.startsWith("/contact/")) await contactPage(decodeURIComponent(path.slice(9)));
     else if (path === "/reviews") await reviewsPage();
