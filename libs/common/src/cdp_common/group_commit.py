@@ -18,7 +18,6 @@ class GroupCommit:
         self.max_batch = max_batch
         self._pending: list[tuple[Document, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self.writes = 0  # how many writes carried the documents so far (for tests and metrics)
 
     async def add(self, doc: Document) -> None:
         """Returns once `doc` is stored; raises what the write raised."""
@@ -31,7 +30,6 @@ class GroupCommit:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            self.writes += 1
             try:
                 await self._write([doc for doc, _ in batch])
             except Exception as e:  # every caller of the batch hears it

@@ -115,13 +115,8 @@ class EventPublisher:
         `publish`): FastStream's per-message publish path costs more than the send itself at thousands per second."""
         keys = _BROKER_KEYS.get(self.broker)
         if keys is not None:  # new subjects' keys are created together, before any of their events leaves
-            kids = dict(
-                zip(
-                    subjects := list({e.subject for _, e in items}),
-                    await asyncio.gather(*map(keys.key_for, subjects)),
-                    strict=True,
-                )
-            )
+            subjects = list({e.subject for _, e in items})
+            kids = dict(zip(subjects, await asyncio.gather(*map(keys.key_for, subjects)), strict=True))
             sealed = [(t, e if e.datakeyid is not None else keys.ring.encrypt(e, kids[e.subject])) for t, e in items]
         else:
             sealed = items

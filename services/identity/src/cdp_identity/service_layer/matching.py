@@ -23,7 +23,7 @@ from cdp_common.topics import IDENTITY_EVENTS
 
 from cdp_identity.adapters.graph import IdentityGraph
 from cdp_identity.domain.normalise import Profile, profile_of
-from cdp_identity.domain.scoring import MatchingConfig, Score, compare
+from cdp_identity.domain.scoring import Frequencies, MatchingConfig, Score, compare
 
 log = logging.getLogger("cdp.identity")
 NS = uuid.UUID("8f8b3f6e-8f0c-4a5e-9b43-1f2d7a0c3e55")
@@ -87,17 +87,21 @@ def person_view(profile: Profile, others: list[Profile]) -> Profile:
     )
 
 
+def score_against(profile: Profile, others: list[Profile], cfg: MatchingConfig, freq: Frequencies) -> Score:
+    """The record against a person made of `others` (its other records)."""
+    # merge protection looks at every record: one conflicting record is enough to keep a person apart
+    conflict = next((s.conflict for o in others if (s := compare(profile, o, cfg, freq)).conflict), None)
+    whole = compare(profile, person_view(profile, others), cfg, freq)
+    return Score(whole.total, whole.evidence, whole.rule, conflict)
+
+
 async def score_candidates(profile: Profile, graph: IdentityGraph, cfg: MatchingConfig) -> list[tuple[str, Score]]:
     freq = await graph.frequencies(profile)
     scored: list[tuple[str, Score]] = []
     for pid in await graph.candidates(profile.blocking_keys()):
         others = [o for o in await graph.profiles_of(pid) if o.key != profile.key]
-        if not others:
-            continue
-        # merge protection looks at every record: one conflicting record is enough to keep a person apart
-        conflict = next((s.conflict for o in others if (s := compare(profile, o, cfg, freq)).conflict), None)
-        whole = compare(profile, person_view(profile, others), cfg, freq)
-        scored.append((pid, Score(whole.total, whole.evidence, whole.rule, conflict)))
+        if others:
+            scored.append((pid, score_against(profile, others, cfg, freq)))
     return sorted(scored, key=lambda x: -x[1].total)
 
 

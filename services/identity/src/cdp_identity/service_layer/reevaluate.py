@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from cdp_identity.adapters.graph import IdentityGraph, profile_from
 from cdp_identity.domain.normalise import Profile
-from cdp_identity.domain.scoring import MatchingConfig, Score, compare
-from cdp_identity.service_layer.matching import person_view
+from cdp_identity.domain.scoring import MatchingConfig, Score
+from cdp_identity.service_layer.matching import score_against
 
 Outcome = Literal["link", "review", "apart"]
 
@@ -44,13 +44,6 @@ class Moved:
     evidence: list[dict[str, Any]]
 
 
-async def _score(graph: IdentityGraph, profile: Profile, others: list[Profile], cfg: MatchingConfig) -> Score:
-    freq = await graph.frequencies(profile)
-    conflict = next((s.conflict for o in others if (s := compare(profile, o, cfg, freq)).conflict), None)
-    whole = compare(profile, person_view(profile, others), cfg, freq)
-    return Score(whole.total, whole.evidence, whole.rule, conflict)
-
-
 async def impact(
     graph: IdentityGraph, current: MatchingConfig, proposed: MatchingConfig, examples: int = 50
 ) -> dict[str, Any]:
@@ -70,8 +63,9 @@ async def impact(
     same_weights = (current.m, current.u, current.disagree) == (proposed.m, proposed.u, proposed.disagree)
 
     async def note(kind: Literal["link", "review"], key: str, pid: str, others: list[Profile]) -> None:
-        s = await _score(graph, records[key], others, current)
-        s_new = s if same_weights else await _score(graph, records[key], others, proposed)
+        freq = await graph.frequencies(records[key])
+        s = score_against(records[key], others, current, freq)
+        s_new = s if same_weights else score_against(records[key], others, proposed, freq)
         now, then = outcome(s, current), outcome(s_new, proposed)
         moves[f"{now}->{then}"] += 1
         if now != then and len(moved) < examples:
