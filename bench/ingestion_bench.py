@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -72,37 +71,45 @@ async def ingest(gateway: str, key: str, total: int, concurrency: int) -> tuple[
     return accepted, elapsed, size
 
 
+BENCH_TOPIC = "cdp.bench.producer-perf"  # never a platform topic: its random records would be poison to consumers
+
+
 def kafka_ceiling(records: int, size: int) -> str:
+    """Kafka's own producer benchmark from the same jars, on a scratch topic shaped like the platform's (12
+    partitions), deleted afterwards."""
     lib = REPO / ".local" / "cache" / "kafka" / "lib"
-    subprocess.run([sys.executable, "-m", "cdp_common.topics"], check=True, capture_output=True)
-    out = (
-        subprocess.run(
-            [
-                "java",
-                "-cp",
-                f"{lib}/*",
-                "org.apache.kafka.tools.ProducerPerformance",
-                "--topic",
-                "cdp.analytics.events.v1",
-                "--num-records",
-                str(records),
-                "--record-size",
-                str(size),
-                "--throughput",
-                "-1",
-                "--producer-props",
-                "bootstrap.servers=127.0.0.1:9092",
-                "acks=all",
-                "linger.ms=5",
-            ],
+
+    def tool(name: str, *args: str) -> str:
+        done = subprocess.run(
+            ["java", "-cp", f"{lib}/*", f"org.apache.kafka.tools.{name}", *args],
             capture_output=True,
             text=True,
             check=True,
         )
-        .stdout.strip()
-        .splitlines()
-    )
-    return out[-1] if out else "(no output)"
+        return done.stdout
+
+    server = ("--bootstrap-server", "127.0.0.1:9092")
+    tool("TopicCommand", *server, "--create", "--if-not-exists", "--topic", BENCH_TOPIC, "--partitions", "12")
+    try:
+        out = tool(
+            "ProducerPerformance",
+            "--topic",
+            BENCH_TOPIC,
+            "--num-records",
+            str(records),
+            "--record-size",
+            str(size),
+            "--throughput",
+            "-1",
+            "--producer-props",
+            "bootstrap.servers=127.0.0.1:9092",
+            "acks=all",
+            "linger.ms=5",
+        )
+    finally:
+        tool("TopicCommand", *server, "--delete", "--topic", BENCH_TOPIC)
+    lines = out.strip().splitlines()
+    return lines[-1] if lines else "(no output)"
 
 
 def main() -> None:
