@@ -216,15 +216,17 @@ class EventConsumer:
             event_id_var.set(envelope.id)
             trace_id_var.set(envelope.traceid)
             handler = self.handlers.get(envelope.type)
-            if envelope.datakeyid is not None:
-                envelope = await self._open(envelope)
             if handler is None:
-                # Known to the catalogue but not this consumer's business: skip without a dead letter.
-                self.registry.parse(envelope)
+                # Known to the catalogue but not this consumer's business: skipped without a dead letter, and without
+                # decrypting or validating a payload this consumer never reads.
+                if self.registry.model_for(envelope.type, envelope.schemaversion) is None:
+                    raise UnknownEventType(envelope.type, envelope.schemaversion)
                 outcome = "ignored"
             elif await self.inbox.seen(envelope.id):
                 outcome = "duplicate"
             else:
+                if envelope.datakeyid is not None:
+                    envelope = await self._open(envelope)
                 payload = self._payload(envelope)
                 started = time.perf_counter()
                 await handler(envelope, payload)
