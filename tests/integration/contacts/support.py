@@ -16,6 +16,9 @@ class BrokenPublisher:
     async def publish(self, topic: str, event: EventEnvelope) -> None:
         raise ConnectionError("kafka down")
 
+    async def publish_many(self, items: list[tuple[str, EventEnvelope]]) -> None:
+        raise ConnectionError("kafka down")
+
 
 class RecordingPublisher:
     def __init__(self) -> None:
@@ -23,6 +26,9 @@ class RecordingPublisher:
 
     async def publish(self, topic: str, event: EventEnvelope) -> None:
         self.events.append(event)
+
+    async def publish_many(self, items: list[tuple[str, EventEnvelope]]) -> None:
+        self.events += [e for _, e in items]
 
 
 async def deps_for(db: AsyncDatabase[Document], publisher: Any, topic: str = "t") -> handlers.Deps:

@@ -12,7 +12,7 @@ from cdp_common.store import Document
 from cdp_contacts.service_layer import handlers
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.integration.contacts.support import BrokenPublisher, command, deps_for
+from tests.integration.contacts.support import BrokenPublisher, RecordingPublisher, command, deps_for
 from tests.support.infra import Infra
 from tests.support.kafka import private_topics, read_all
 
@@ -38,6 +38,7 @@ class TestOutbox:
             await broker.stop()
         assert sent == 1
         assert await deps.repo.pending_outbox(contact_id) == []
+        assert await db.contact_work.count_documents({}) == 0  # the relay finished the work
         records = await read_all(infra.kafka_bootstrap, topic, expect=1)
         assert len(records) == 1 and records[0].key == contact_id.encode()
         event = EventEnvelope.model_validate_json(records[0].value)
@@ -51,3 +52,24 @@ class TestOutbox:
         assert (first.replayed, again.replayed, other.replayed) == (False, True, False)
         assert first.contact.id == again.contact.id != other.contact.id
         assert await db.contacts.count_documents({}) == 2
+
+    async def test_a_later_change_sends_what_an_earlier_publish_left_first(self, db: AsyncDatabase[Document]) -> None:
+        """The write hands back the outbox as it was plus its own events: the writer publishes the leftover first,
+        in order, then empties the outbox and drops its work marker, with no second read."""
+        deps = await deps_for(db, BrokenPublisher(), "t")
+        contact_id = (await handlers.create_contact(command(), deps)).contact.id
+        assert await db.contact_work.count_documents({}) == 1  # Kafka was down: the marker stays for the relay
+
+        recorder = RecordingPublisher()
+        deps.publisher = recorder
+        await handlers.set_lead_status(contact_id, "attempted_to_contact", by="lan.sales", note=None, deps=deps)
+        assert [e.type for e in recorder.events] == ["contact.created", "contact.lead_status_changed"]
+        assert await deps.repo.pending_outbox(contact_id) == []
+        assert await db.contact_work.count_documents({}) == 0
+
+    async def test_a_newer_marker_survives_an_older_finisher(self, db: AsyncDatabase[Document]) -> None:
+        deps = await deps_for(db, RecordingPublisher(), "t")
+        contact_id = (await handlers.create_contact(command(), deps)).contact.id
+        newer = await deps.repo._mark_work(contact_id)  # a writer marked it again after an older one had read
+        await deps.repo.finish_work(contact_id, "older-token")
+        assert await deps.repo.work_token(contact_id) == newer

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,10 +18,11 @@ from typing import Any
 from cdp_common.events import EventEnvelope
 from cdp_common.identifiers import fold
 from cdp_common.store import Document
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from cdp_contacts.adapters.search_index import PROJECTION, SearchIndex, custom_matches
 from cdp_contacts.domain.model import Contact
 from cdp_contacts.domain.survivorship import Candidate
 
@@ -33,6 +35,15 @@ class ContactAlreadyExists(Exception):
 
 class ConcurrentChange(Exception):
     """Someone saved the contact after we read it; the caller reloads and applies its change again."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write left to publish: the work marker's token, and the whole outbox in order (what earlier writes
+    left behind, then this write's events), so the writer publishes without reading the outbox back."""
+
+    token: str
+    outbox: list[tuple[str, EventEnvelope]]
 
 
 SORTS = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}
@@ -63,6 +74,10 @@ class ContactRepository:
         self.work = db["contact_work"]
         # identifier -> contact ids, keyed by `_id`: exact lookups stay fast on a store that only indexes `_id`
         self.keys = db["contact_keys"]
+        # search in memory (adapters/search_index.py), when the service turns it on; `memory_current` says whether
+        # the replica is following the other replicas' writes right now
+        self.memory: SearchIndex | None = None
+        self.memory_current: Callable[[], bool] = lambda: False
 
     async def ensure_indexes(self) -> None:
         for keys, name in (
@@ -83,19 +98,22 @@ class ContactRepository:
         doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 0})
         return from_document(doc) if doc else None
 
-    async def add(self, contact: Contact, topic: str) -> None:
+    async def add(self, contact: Contact, topic: str) -> Written:
         """Insert a new contact with its recorded events. Raises `ContactAlreadyExists` for a known id."""
         doc = to_document(contact)
         doc["version"] = 1
         doc["outbox"] = [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]
-        await self._mark_work(contact.id)
+        token = await self._mark_work(contact.id)
         try:
             await self.contacts.insert_one(doc)
         except DuplicateKeyError:
             raise ContactAlreadyExists(contact.id) from None
+        written = Written(token, [(topic, e) for e in contact.events])
         contact.version = 1
         contact.events.clear()
         await self.index_keys([contact])
+        self._remember(doc)
+        return written
 
     async def add_many(self, contacts: list[Contact], topic: str) -> tuple[set[str], str]:
         """Insert new contacts in one round trip; ids that exist already are skipped. Returns the ids inserted and
@@ -124,6 +142,9 @@ class ContactRepository:
                 c.version = 1
                 c.events.clear()
         await self.index_keys([c for c in contacts if c.id in inserted])
+        for d in docs:
+            if d["_id"] in inserted:
+                self._remember(d)
         return inserted, token
 
     async def mark_all_published(self, contact_ids: list[str], token: str) -> None:
@@ -131,9 +152,10 @@ class ContactRepository:
         await self.contacts.update_many({"_id": {"$in": contact_ids}}, {"$set": {"outbox": []}})
         await self.work.delete_many({"_id": {"$in": contact_ids}, "token": token})
 
-    async def save(self, contact: Contact, topic: str) -> None:
-        """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`."""
-        await self._mark_work(contact.id)
+    async def save(self, contact: Contact, topic: str, *, reindex: bool = True) -> Written:
+        """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`.
+        `reindex=False` when the change left its identifiers as they were (the identifier index is then current)."""
+        token = await self._mark_work(contact.id)
         doc = to_document(contact)
         doc.pop("_id")
         doc["version"] = contact.version + 1
@@ -142,12 +164,39 @@ class ContactRepository:
             update["$push"] = {
                 "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]}
             }
-        result = await self.contacts.update_one({"_id": contact.id, "version": contact.version}, update)
-        if result.matched_count == 0:
+        # the outbox as it was before this write comes back with it: no second read to know what to publish
+        before = await self.contacts.find_one_and_update(
+            {"_id": contact.id, "version": contact.version}, update, projection={"outbox": 1}
+        )
+        if before is None:
             raise ConcurrentChange(contact.id)
+        left = [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in before.get("outbox", [])]
+        written = Written(token, left + [(topic, e) for e in contact.events])
         contact.version += 1
         contact.events.clear()
-        await self.index_keys([contact])
+        if reindex:
+            await self.index_keys([contact])
+        self._remember({**doc, "_id": contact.id})
+        return written
+
+    def _remember(self, doc: Document) -> None:
+        if self.memory is not None:
+            self.memory.put(doc, str(doc["_id"]))
+
+    async def load_search_index(self, batch: int = 2000) -> int:
+        """Fill the search memory with every contact (one scan, at start); returns how many are searchable."""
+        assert self.memory is not None
+        async for d in self.contacts.find({}, PROJECTION, batch_size=batch):
+            self.memory.put(d, str(d["_id"]))
+        self.memory.ready = True
+        return len(self.memory)
+
+    async def refresh_search_index(self, contact_ids: list[str]) -> None:
+        """Read these contacts again by `_id` (another replica may have changed them) into the search memory."""
+        assert self.memory is not None
+        found = {str(d["_id"]): d async for d in self.contacts.find({"_id": {"$in": contact_ids}}, PROJECTION)}
+        for cid in contact_ids:
+            self.memory.put(found.get(cid), cid)
 
     async def _mark_work(self, *contact_ids: str) -> str:
         """Before a write: a crash after it leaves a marker, and the relay finishes the publish.
@@ -171,23 +220,33 @@ class ContactRepository:
             return []
         return [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in doc.get("outbox", [])]
 
-    async def mark_published(self, contact_id: str, event_id: str) -> None:
-        await self.contacts.update_one({"_id": contact_id}, {"$pull": {"outbox": {"event.id": event_id}}})
+    async def mark_published(self, contact_id: str, event_ids: list[str]) -> bool:
+        """Drop the acknowledged events from the outbox; True when nothing is left in it."""
+        after = await self.contacts.find_one_and_update(
+            {"_id": contact_id},
+            {"$pull": {"outbox": {"event.id": {"$in": event_ids}}}},
+            projection={"outbox": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return after is None or not after.get("outbox")
 
-    async def finish_work(self, contact_id: str) -> None:
-        """Drop the marker once the outbox is empty, unless a writer re-marked it since."""
+    async def work_token(self, contact_id: str) -> str | None:
         marker = await self.work.find_one({"_id": contact_id})
-        if marker is None:
-            return
-        doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
-        if doc is None or not doc.get("outbox"):
-            await self.work.delete_one({"_id": contact_id, "token": marker.get("token")})
+        return None if marker is None else str(marker.get("token"))
+
+    async def finish_work(self, contact_id: str, token: str) -> None:
+        """Drop the marker once the outbox is empty, unless a writer re-marked it since (its token differs)."""
+        await self.work.delete_one({"_id": contact_id, "token": token})
 
     async def contacts_with_work(self, limit: int = 100) -> list[str]:
         return [d["_id"] async for d in self.work.find({}, {"_id": 1}).limit(limit)]
 
     # ----------------------------------------------------------------------------------------------- search
     async def search(self, q: SearchQuery) -> tuple[list[Contact], str | None]:
+        if q.email or q.phone:
+            return await self._search_by_identifier(q)
+        if self.memory is not None and self.memory.ready and self.memory_current():
+            return await self._search_in_memory(q)
         flt: dict[str, Any] = {"status": "active"}
         if q.name:
             tokens = fold(q.name).split()
@@ -196,12 +255,6 @@ class ContactRepository:
                 clauses: list[dict[str, Any]] = [{"name_tokens": t} for t in tokens[:-1]]
                 clauses.append({"name_tokens": {"$regex": f"^{_escape(tokens[-1])}"}})
                 flt["$and"] = clauses
-        if q.email or q.phone:
-            return await self._search_by_identifier(q)
-        if q.email:
-            flt["email_keys"] = q.email.strip().lower()
-        if q.phone:
-            flt["phone_keys"] = q.phone
         for key, value in (
             ("lifecycle_stage", q.lifecycle_stage),
             ("lead_status", q.lead_status),
@@ -231,29 +284,46 @@ class ContactRepository:
         next_cursor = encode_cursor(docs[-1][sort_field], docs[-1]["_id"]) if more and docs else None
         return [from_document(d) for d in docs], next_cursor
 
+    async def _search_in_memory(self, q: SearchQuery) -> tuple[list[Contact], str | None]:
+        """The page's ids from memory, the contacts themselves from the store, each checked again against the query
+        (a change the memory has not followed yet drops a hit; it never adds a wrong one)."""
+        assert self.memory is not None
+        tokens = fold(q.name).split() if q.name else []
+        filters = {
+            kind: value
+            for kind, value in (
+                ("stage", q.lifecycle_stage),
+                ("lead", q.lead_status),
+                ("tag", q.tag),
+                ("owner", q.owner),
+            )
+            if value is not None
+        }
+        custom = tuple((k, (v, _coerce(v)) if isinstance(v, str) else (v,)) for k, v in q.custom)
+        ids, after = self.memory.query(
+            tokens=tokens,
+            filters=filters,
+            custom=custom,
+            sort=q.sort,
+            descending=q.descending,
+            limit=q.limit,
+            after=decode_cursor(q.cursor) if q.cursor else None,
+        )
+        found = {c.id: c for c in await self.get_many(ids)}
+        page = [found[i] for i in ids if i in found and _matches(found[i], q, tokens)]
+        return page, (encode_cursor(*after) if after else None)
+
     async def _search_by_identifier(self, q: SearchQuery) -> tuple[list[Contact], str | None]:
         """An exact email or phone names a handful of contacts through `contact_keys` (an `_id` lookup); the other
         criteria, the order and the page are applied to those few here."""
         wanted = ([f"email:{q.email.strip().lower()}"] if q.email else []) + ([f"phone:{q.phone}"] if q.phone else [])
         keys = set(wanted)
         tokens = fold(q.name).split() if q.name else []
-        hits = []
-        for c in await self.get_many(await self.ids_for(wanted)):
-            names = c.search_name.split()
-            if c.status != "active" or not keys <= set(identifier_keys(c)):
-                continue
-            if tokens and not (all(t in names for t in tokens[:-1]) and any(n.startswith(tokens[-1]) for n in names)):
-                continue
-            if any(
-                v is not None and getattr(c, f) != v
-                for f, v in (("lifecycle_stage", q.lifecycle_stage), ("lead_status", q.lead_status), ("owner", q.owner))
-            ):
-                continue
-            if q.tag and q.tag not in c.tags:
-                continue
-            if any(c.custom_fields.get(k) not in (v, _coerce(v) if isinstance(v, str) else v) for k, v in q.custom):
-                continue
-            hits.append(c)
+        hits = [
+            c
+            for c in await self.get_many(await self.ids_for(wanted))
+            if keys <= set(identifier_keys(c)) and _matches(c, q, tokens)
+        ]
         field = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}[q.sort]
         hits.sort(key=lambda c: (getattr(c, field), c.id), reverse=q.descending)
         if q.cursor:
@@ -310,6 +380,25 @@ class ContactRepository:
     async def iterate(self, flt: dict[str, Any]) -> Any:
         async for d in self.contacts.find({"status": "active", **flt}, {"outbox": 0}).sort("_id", ASCENDING):
             yield from_document(d)
+
+
+def _matches(c: Contact, q: SearchQuery, tokens: list[str]) -> bool:
+    """The query's criteria other than email and phone, checked on one contact."""
+    names = c.search_name.split()
+    if c.status != "active":
+        return False
+    if tokens and not (all(t in names for t in tokens[:-1]) and any(n.startswith(tokens[-1]) for n in names)):
+        return False
+    if any(
+        v is not None and getattr(c, f) != v
+        for f, v in (("lifecycle_stage", q.lifecycle_stage), ("lead_status", q.lead_status), ("owner", q.owner))
+    ):
+        return False
+    if q.tag and q.tag not in c.tags:
+        return False
+    return all(
+        custom_matches(c.custom_fields.get(k), (v, _coerce(v)) if isinstance(v, str) else (v,)) for k, v in q.custom
+    )
 
 
 def _coerce(v: str) -> Any:

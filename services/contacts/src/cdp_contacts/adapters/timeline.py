@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cdp_common.store import Document
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -41,6 +42,22 @@ class Timeline:
         eid = entry_id(contact_id, at, event_id)
         # listed first: an entry written but not listed would be invisible; one listed but not written is skipped
         await self.index.update_one({"_id": contact_id}, {"$addToSet": {"ids": eid}}, upsert=True)
+        return await self._insert(eid, event_id, contact_id, event_type, at, data)
+
+    async def add_listed(
+        self, event_id: str, contact_id: str, event_type: str, at: datetime, data: dict[str, Any]
+    ) -> list[str]:
+        """`add`, answering with the contact's entry ids as listed after it (for `entries_of`)."""
+        eid = entry_id(contact_id, at, event_id)
+        listed = await self.index.find_one_and_update(
+            {"_id": contact_id}, {"$addToSet": {"ids": eid}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        await self._insert(eid, event_id, contact_id, event_type, at, data)
+        return list((listed or {}).get("ids", []))
+
+    async def _insert(
+        self, eid: str, event_id: str, contact_id: str, event_type: str, at: datetime, data: dict[str, Any]
+    ) -> bool:
         try:
             await self.entries.insert_one(
                 {
@@ -68,11 +85,17 @@ class Timeline:
 
     async def all_of(self, contact_id: str) -> list[Document]:
         listed = await self.index.find_one({"_id": contact_id})
-        ids = (listed or {}).get("ids", [])
+        return await self.entries_of(contact_id, (listed or {}).get("ids", []))
+
+    async def entries_of(self, contact_id: str, ids: list[str], types: list[str] | None = None) -> list[Document]:
+        """The entries of `ids` (as the contact's index lists them) still on its timeline, newest first."""
         if not ids:
             return []
         docs = [d async for d in self.entries.find({"_id": {"$in": ids}})]
-        return sorted((d for d in docs if d["contact_id"] == contact_id), key=lambda d: d["_id"])
+        return sorted(
+            (d for d in docs if d["contact_id"] == contact_id and (types is None or d["type"] in types)),
+            key=lambda d: d["_id"],
+        )
 
     async def of_types(self, contact_id: str, types: list[str]) -> list[Document]:
         return [d for d in await self.all_of(contact_id) if d["type"] in types]

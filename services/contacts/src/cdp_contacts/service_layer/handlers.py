@@ -16,7 +16,13 @@ from cdp_common.messaging import EventPublisher
 from cdp_common.topics import CONTACT_EVENTS
 
 from cdp_contacts.adapters.read_models import ReadModels
-from cdp_contacts.adapters.repository import ConcurrentChange, ContactAlreadyExists, ContactRepository
+from cdp_contacts.adapters.repository import (
+    ConcurrentChange,
+    ContactAlreadyExists,
+    ContactRepository,
+    Written,
+    identifier_keys,
+)
 
 __all__ = ["ConcurrentChange", "Deps", "mutate", "publish_pending"]
 from cdp_contacts.adapters.settings_store import ConfigStore
@@ -107,13 +113,13 @@ async def create_contact(cmd: CreateContact, deps: Deps) -> Created:
         contact.set_lead_status(cmd.lead_status, by=cmd.by, note=None, now=now, trace_id=cmd.trace_id)
     duplicates = await deps.repo.likely_duplicates(contact)
     try:
-        await deps.repo.add(contact, deps.topic)
+        written = await deps.repo.add(contact, deps.topic)
     except ContactAlreadyExists:
         existing = await deps.repo.get(contact.id)
         assert existing is not None
         await publish_pending(existing.id, deps)
         return Created(existing, replayed=True)
-    await publish_pending(contact.id, deps)
+    await publish_pending(contact.id, deps, written)
     log.info("contact created", extra={"contact_id": contact.id, "likely_duplicates": len(duplicates)})
     return Created(contact, replayed=False, likely_duplicates=duplicates)
 
@@ -124,29 +130,34 @@ async def mutate(
     deps: Deps,
     *,
     create_missing: Callable[[], Contact] | None = None,
+    loaded: Contact | None = None,
 ) -> tuple[Contact, T]:
     """Load, change, save atomically with the recorded events; on a concurrent change, reload and apply again
-    (with a growing random pause, so many writers of one hot contact all get through)."""
+    (with a growing random pause, so many writers of one hot contact all get through). `loaded`: the contact as the
+    caller just read it, used for the first attempt."""
     for attempt in range(50):
-        contact = await deps.repo.get(contact_id)
+        contact = loaded if attempt == 0 and loaded is not None else await deps.repo.get(contact_id)
         if contact is not None and contact.status == "merged" and contact.merged_into:
             contact_id = contact.merged_into
+            loaded = None
             continue
         fresh = contact is None
         if contact is None:
             if create_missing is None:
                 raise ContactNotFound(contact_id)
             contact = create_missing()
+        keys_before = set(identifier_keys(contact))
         result = await change(contact)
         try:
             if fresh:
-                await deps.repo.add(contact, deps.topic)
+                written = await deps.repo.add(contact, deps.topic)
             else:
-                await deps.repo.save(contact, deps.topic)
+                reindex = set(identifier_keys(contact)) != keys_before
+                written = await deps.repo.save(contact, deps.topic, reindex=reindex)
         except (ConcurrentChange, ContactAlreadyExists):
             await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 20)))  # noqa: S311 (jitter, not security)
             continue
-        await publish_pending(contact.id, deps)
+        await publish_pending(contact.id, deps, written)
         return contact, result
     raise ConcurrentChange(contact_id)
 
@@ -211,16 +222,19 @@ async def get_contact(contact_id: str, deps: Deps) -> Contact | None:
 async def apply_interaction(event: EventEnvelope, payload: Any, deps: Deps) -> None:
     """An interaction joins the timeline once (keyed by event id); figures are recomputed from the timeline, so a
     redelivery can never count twice; the lifecycle advances forward only."""
-    if await deps.repo.contacts.database["erased"].find_one({"_id": payload.contact_id}) is not None:
-        return  # the person asked to be erased: nothing about them is kept again
     contact = await get_contact(payload.contact_id, deps)
+    # An erasure leaves a tombstone before it deletes the profile, so only a missing profile needs the check.
+    if contact is None and await deps.repo.contacts.database["erased"].find_one({"_id": payload.contact_id}):
+        return  # the person asked to be erased: nothing about them is kept again
     # An interaction for a person not seen yet starts a minimal profile, so nothing is dropped.
     contact_id = payload.contact_id if contact is None else contact.id
-    await deps.timeline.add(event.id, contact_id, event.type, payload.occurred_at, payload.model_dump(mode="json"))
+    listed = await deps.timeline.add_listed(
+        event.id, contact_id, event.type, payload.occurred_at, payload.model_dump(mode="json")
+    )
     now = utcnow()
     figures = None
     if event.type in QUANTITATIVE_TYPES:
-        figures = compute(await deps.timeline.of_types(contact_id, list(QUANTITATIVE_TYPES)), now)
+        figures = compute(await deps.timeline.entries_of(contact_id, listed, list(QUANTITATIVE_TYPES)), now)
 
     async def change(c: Contact) -> None:
         if figures is not None:
@@ -247,24 +261,30 @@ async def apply_interaction(event: EventEnvelope, payload: Any, deps: Deps) -> N
     def new_profile() -> Contact:
         return Contact(id=contact_id, source=payload.channel or "interactions", created_at=now, updated_at=now)
 
-    await mutate(contact_id, change, deps, create_missing=new_profile)
+    await mutate(contact_id, change, deps, create_missing=new_profile, loaded=contact)
 
 
 # ----------------------------------------------------------------------------------------------- outbox
-async def publish_pending(contact_id: str, deps: Deps) -> int:
-    """Publish the contact's outbox in order; each entry leaves it only once Kafka acknowledged it. If Kafka is
-    down the entries stay and the relay retries; consumers drop the duplicates a retry may cause."""
-    sent = 0
-    for topic, event in await deps.repo.pending_outbox(contact_id):
+async def publish_pending(contact_id: str, deps: Deps, written: Written | None = None) -> int:
+    """Publish the contact's outbox in order; entries leave it only once Kafka acknowledged them. If Kafka is down
+    the entries stay and the relay retries; consumers drop the duplicates a retry may cause. `written` is what the
+    write just made returned (its marker's token and the outbox), which spares reading both back."""
+    if written is None:
+        token = await deps.repo.work_token(contact_id)  # read before the outbox: a newer marker must survive
+        pending = await deps.repo.pending_outbox(contact_id)
+    else:
+        token, pending = written.token, written.outbox
+    empty = True
+    if pending:
         try:
-            await deps.publisher.publish(topic, event)
+            await deps.publisher.publish_many(pending)
         except Exception:
             log.warning("publish failed; the outbox relay will retry", extra={"contact_id": contact_id})
-            return sent
-        await deps.repo.mark_published(contact_id, event.id)
-        sent += 1
-    await deps.repo.finish_work(contact_id)
-    return sent
+            return 0
+        empty = await deps.repo.mark_published(contact_id, [e.id for _, e in pending])
+    if empty and token is not None:
+        await deps.repo.finish_work(contact_id, token)
+    return len(pending)
 
 
 async def relay_outbox_once(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
