@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
+from cdp_common.broadcast import KeyFollower
 from cdp_common.contracts import interactions
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import ANALYTICS_EVENTS, CONSENT_EVENTS, CONTACT_EVENTS, IDENTITY_EVENTS, INTERACTION_EVENTS
 from fastapi import FastAPI
+from pydantic import Field
 
 from cdp_contacts.adapters.read_models import ReadModels
 from cdp_contacts.adapters.repository import ContactRepository
+from cdp_contacts.adapters.search_index import SearchIndex
 from cdp_contacts.adapters.settings_store import ConfigStore
 from cdp_contacts.adapters.timeline import Timeline
 from cdp_contacts.domain.lifecycle import LifecycleRules
@@ -30,10 +34,50 @@ class ContactsSettings(ServiceSettings):
     http_port: int = 8001
     outbox_relay_interval_seconds: float = 2.0
     evangelist_after_purchases: int = 5
+    search_in_memory: bool = Field(
+        True,
+        description="Answer contact search from each replica's memory (kept current by following contact events); "
+        "off: every search is a store query.",
+    )
 
 
 TITLE = "CDP contacts service"
 DESCRIPTION = "Golden records of customers: identification, descriptive, quantitative and qualitative data."
+
+
+async def follow_for_search(rt: ServiceRuntime, repo: ContactRepository) -> None:
+    """Search memory: follow contact events first (so nothing written during the scan is missed), then scan once in
+    the background; contacts named by events are read again every 100 ms, in batches."""
+    repo.memory = SearchIndex()
+    changed: set[str] = set()
+    follower = KeyFollower(rt.settings.kafka_bootstrap, CONTACT_EVENTS.name, rt.settings.group_id, changed.update)
+    await follower.start()
+    rt.on_shutdown.append(follower.stop)
+    repo.memory_current = follower.current
+
+    async def keep_current() -> None:
+        while not repo.memory or not repo.memory.ready:
+            started = time.monotonic()
+            try:
+                n = await repo.load_search_index()
+            except Exception:  # the store is away: search goes to the store meanwhile, and the scan starts again
+                log.exception("search memory could not be loaded; retrying")
+                await asyncio.sleep(2.0)
+                continue
+            log.info("search memory loaded", extra={"contacts": n, "seconds": round(time.monotonic() - started, 1)})
+        while True:
+            batch = [changed.pop() for _ in range(min(len(changed), 1000))]
+            if batch:
+                try:
+                    await repo.refresh_search_index(batch)
+                except Exception:
+                    changed.update(batch)
+                    log.exception("search memory refresh failed; retrying")
+                    await asyncio.sleep(1.0)
+            else:
+                await asyncio.sleep(0.1)
+
+    rt.spawn(keep_current(), "search-memory")
 
 
 def build(settings: ContactsSettings | None = None) -> FastAPI:
@@ -115,6 +159,8 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
         await deps.repo.ensure_indexes()
         await deps.timeline.ensure_indexes()
         app.state.deps = deps
+        if settings.search_in_memory:
+            await follow_for_search(rt, deps.repo)
 
         async def relay() -> None:
             while True:
