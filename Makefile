@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: up down clean test lint typecheck pytest deps status docs demo chaos
+.PHONY: up down clean test lint typecheck pytest deps status docs demo chaos load
 
 deps:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet --user uv
@@ -42,6 +42,11 @@ test: lint typecheck pytest
 # every effect is accounted for (bench/chaos.py; docs/proof.md holds the results).
 chaos: up
 	@$(UV) run --frozen python bench/chaos.py
+
+# Sustained load (the chaos mix without faults, half through the gateway, half straight to Kafka) for 1, 2 and 3
+# replicas of identity and contacts, with Kafka's own producer benchmark beside it (bench/load.py).
+load: up
+	@$(UV) run --frozen python bench/load.py
 
 docs: deps
 	$(UV) run --frozen python tools/gen_docs.py

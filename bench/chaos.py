@@ -5,6 +5,7 @@ The load (drawn from a seed, unique per run):
 - `--people` contacts created by staff (`POST /v1/contacts`, Idempotency-Key), each with paid orders, web visits,
   support tickets and email events published by an integration (`POST /v1/events`, batches), and consent
   statements (`POST /v1/consent/statements`, idempotency keys);
+- a share (`--direct`, half by default) of the integration's batches is produced straight to Kafka instead;
 - source records of `--people / 3` further persons, each seen by 3-5 channels with typos, reordered names and
   phone formats (`identity.record_observed`): a third to two thirds of the records are duplicates of a person
   already seen.
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,10 +44,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from cdp_common.events import EventEnvelope  # noqa: E402
+from cdp_gateway.ingestion import TOPIC_OF  # noqa: E402
+
 from bench.identity_bench import records_for  # noqa: E402
 from bench.settle import settle  # noqa: E402
 
@@ -57,6 +64,7 @@ DEFAULT_FAULTS = "kill-contacts,kill-identity,kill-consent,kill-analytics,kill-g
 @dataclass
 class Tally:
     sent: int = 0
+    direct: int = 0  # of `sent`, produced straight to Kafka
     retries: int = 0
     accepted_ids: dict[str, str] = field(default_factory=dict)  # idempotency key -> event id
     kinds: dict[str, str] = field(default_factory=dict)  # event id -> type
@@ -86,12 +94,20 @@ async def until_answered(call: Any, tally: Tally, what: str) -> httpx.Response:
 
 
 class Load:
-    def __init__(self, gateway: str, seed: int, people: int, run: str) -> None:
+    """`direct` is the share of the integration's batches produced straight to Kafka (acks=all, idempotent producer)
+    instead of through `POST /v1/events`, as docs/events.md allows; the rest goes through the gateway."""
+
+    def __init__(
+        self, gateway: str, seed: int, people: int, run: str, *, kafka: str = "127.0.0.1:9092", direct: float = 0.0
+    ) -> None:
         self.gateway = gateway
         self.rng = random.Random(seed)
         self.people = people
         self.run = run
         self.tally = Tally()
+        self.kafka = kafka
+        self.direct = direct
+        self.producer: AIOKafkaProducer | None = None
 
     async def sign_in(self, c: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, str]]:
         async def token() -> httpx.Response:
@@ -174,6 +190,22 @@ class Load:
         return out
 
     async def run_load(self, seconds: float, started: float, workers: int) -> None:
+        if self.direct > 0:
+            self.producer = AIOKafkaProducer(
+                bootstrap_servers=self.kafka,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                request_timeout_ms=15_000,
+            )
+            await self.producer.start()
+        try:
+            await self._run_load(seconds, started, workers)
+        finally:
+            if self.producer is not None:
+                await self.producer.stop()
+
+    async def _run_load(self, seconds: float, started: float, workers: int) -> None:
         async with httpx.AsyncClient(timeout=30) as c:
             admin, integration = await self.sign_in(c)
             records = self.source_records()
@@ -251,6 +283,9 @@ class Load:
     async def publish(self, c: httpx.AsyncClient, integration: dict[str, str], events: list[dict[str, Any]]) -> None:
         if not events:
             return
+        if self.producer is not None and zlib.crc32(events[0]["idempotency_key"].encode()) % 1000 < self.direct * 1000:
+            await self.produce(events)
+            return
 
         async def send() -> httpx.Response:
             return await c.post(f"{self.gateway}/v1/events", json={"events": events}, headers=integration)
@@ -265,6 +300,47 @@ class Load:
                 self.tally.sent += 1
             self.tally.accepted_ids[e["idempotency_key"]] = a["id"]
             self.tally.kinds[a["id"]] = e["type"]
+
+    async def produce(self, events: list[dict[str, Any]]) -> None:
+        """Straight to Kafka, as an integration that prefers it: the envelope of docs/events.md keyed by its subject,
+        on the topic of its type; the event id derives from the idempotency key, so a re-send is a duplicate the
+        consumers drop. Retried until every record is acknowledged by all in-sync replicas."""
+        assert self.producer is not None
+        envelopes = [
+            EventEnvelope(
+                id=uuid.uuid5(uuid.NAMESPACE_URL, f"direct:{e['idempotency_key']}").hex,
+                source="integration/load-direct",
+                type=e["type"],
+                subject=e["subject"],
+                time=datetime.now(UTC),
+                data=e["data"],
+            )
+            for e in events
+        ]
+        delay = 0.2
+        while True:
+            try:
+                futures = [
+                    await self.producer.send(
+                        TOPIC_OF[env.type],
+                        env.model_dump_json(exclude={"datakeyid"}).encode(),
+                        key=env.key(),
+                        headers=[("ce_type", env.type.encode()), ("ce_id", env.id.encode())],
+                    )
+                    for env in envelopes
+                ]
+                await asyncio.gather(*futures)
+                break
+            except KafkaError:
+                self.tally.retries += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.6, 3.0)
+        for e, env in zip(events, envelopes, strict=True):
+            if e["idempotency_key"] not in self.tally.accepted_ids:
+                self.tally.sent += 1
+                self.tally.direct += 1
+            self.tally.accepted_ids[e["idempotency_key"]] = env.id
+            self.tally.kinds[env.id] = env.type
 
 
 def pids(name: str) -> list[int]:
@@ -412,10 +488,13 @@ async def main() -> None:
     ap.add_argument("--kafka", default="127.0.0.1:9092")
     ap.add_argument("--store", default=os.environ.get("CRM_MONGODB_URI", "mongodb://127.0.0.1:27017"))
     ap.add_argument("--seed", type=int, default=2027)
+    ap.add_argument(
+        "--direct", type=float, default=0.5, help="share of the integration's batches produced straight to Kafka"
+    )
     args = ap.parse_args()
 
     run = uuid.uuid4().hex[:6]
-    load = Load(args.gateway, args.seed, args.people, run)
+    load = Load(args.gateway, args.seed, args.people, run, kafka=args.kafka, direct=args.direct)
     faults = [f for f in args.faults.split(",") if f]
     started = time.monotonic()
     log(
@@ -429,7 +508,8 @@ async def main() -> None:
     t = load.tally
     log(
         started,
-        f"load done: {t.sent} events accepted, {len(t.statements)} statements, {len(t.contacts)} contacts, "
+        f"load done: {t.sent} events accepted ({t.direct} straight to Kafka), {len(t.statements)} statements, "
+        f"{len(t.contacts)} contacts, "
         f"{t.retries} retried calls; waiting for every consumer group to catch up",
     )
     lag = await settle(args.kafka, timeout_s=900)

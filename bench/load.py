@@ -1,13 +1,14 @@
 """Sustained load for 1, 2 and 3 replicas of identity and contacts: the realistic mix of `bench/chaos.py` (staff
 creating contacts; an integration publishing orders, visits, tickets, email events and source records of which
-many are duplicates; consent statements) through the gateway at a steady pace, without faults. Needs `make up`.
+many are duplicates; consent statements) at a steady pace, half of the integration's batches through the gateway and
+half straight to Kafka (`--direct`), without faults. Needs `make up`.
 
 For each replica count it prints:
-- events per second end to end: events accepted by the gateway / time from the first send until every consumer
-  group has caught up;
-- p50 and p99 from an event's arrival (the gateway's 202) to its effect being visible through the gateway (every
-  interaction of a sampled contact on its timeline);
-- CPU (share of one core) and peak memory (RSS) per service process over the run;
+- events per second end to end: events accepted (the gateway's 202, or Kafka's acknowledgement) / time from the
+  first send until every consumer group has caught up;
+- p50 and p99 from an event's arrival (its 202 or acknowledgement) to its effect being visible through the gateway
+  (every interaction of a sampled contact on its timeline);
+- CPU (share of one core) and peak memory (RSS) per service over the run, the document store and Kafka included;
 and Kafka's own producer benchmark (ProducerPerformance from the same jars, acks=all) beside it, as the ceiling.
 
     uv run python bench/load.py [--replicas 1 2 3] [--people 150] [--seconds 60]
@@ -32,7 +33,7 @@ from bench.chaos import RUN_DIR, Load, scale  # noqa: E402
 from bench.ingestion_bench import kafka_ceiling  # noqa: E402
 from bench.settle import settle  # noqa: E402
 
-WATCHED = ("gateway", "contacts", "identity", "consent", "analytics")
+WATCHED = ("gateway", "contacts", "identity", "consent", "analytics", "store", "kafka")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -61,7 +62,7 @@ class Usage:
     def _pids(self) -> dict[int, str]:
         out = {}
         for service in WATCHED:
-            for f in RUN_DIR.glob(f"{service}-*.pid"):
+            for f in [*RUN_DIR.glob(f"{service}-*.pid"), *RUN_DIR.glob(f"{service}.pid")]:
                 try:
                     out[int(f.read_text().strip())] = service
                 except ValueError:
@@ -135,6 +136,7 @@ class Watched(Load):
     async def _visible(self, cid: str, expected: set[str], arrived: float) -> None:
         c = self.reader
         deadline = arrived + 300
+        pause = 0.05  # grows, so that waiting readers do not become the load (the figure is good to ~10%)
         while time.monotonic() < deadline:
             try:
                 r = await c.get(f"{self.gateway}/v1/contacts/{cid}/timeline", params={"limit": 200}, headers=self.admin)
@@ -143,14 +145,17 @@ class Watched(Load):
                     return
             except httpx.TransportError:
                 pass
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.1, 1.0)
 
 
 async def one_run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     for service in ("identity", "contacts"):
         await asyncio.to_thread(scale, service, replicas)
     await settle(args.kafka, timeout_s=600)
-    load = Watched(args.gateway, args.seed + replicas, args.people, uuid.uuid4().hex[:6])
+    load = Watched(
+        args.gateway, args.seed + replicas, args.people, uuid.uuid4().hex[:6], kafka=args.kafka, direct=args.direct
+    )
     usage = Usage()
     stop = asyncio.Event()
     watcher = asyncio.create_task(usage.watch(stop))
@@ -165,6 +170,7 @@ async def one_run(args: argparse.Namespace, replicas: int) -> dict[str, Any]:
     return {
         "replicas": replicas,
         "events": load.tally.sent,
+        "direct": load.tally.direct,
         "seconds": caught_up,
         "rate": load.tally.sent / caught_up,
         "p50": pct(load.latencies, 0.5),
@@ -184,6 +190,9 @@ async def main() -> None:
     ap.add_argument("--gateway", default="http://127.0.0.1:8000")
     ap.add_argument("--kafka", default="127.0.0.1:9092")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--direct", type=float, default=0.5, help="share of the integration's batches produced straight to Kafka"
+    )
     args = ap.parse_args()
     results = []
     try:
@@ -192,7 +201,8 @@ async def main() -> None:
             results.append(await one_run(args, r))
             x = results[-1]
             print(
-                f"   {x['events']:,} events in {x['seconds']:.1f} s = {x['rate']:.0f} events/s end to end; arrival to "
+                f"   {x['events']:,} events ({x['direct']:,} straight to Kafka) in {x['seconds']:.1f} s = "
+                f"{x['rate']:.0f} events/s end to end; arrival to "
                 f"visible p50 {x['p50'] * 1e3:.0f} ms, p99 {x['p99'] * 1e3:.0f} ms ({x['samples']} contacts sampled)",
                 flush=True,
             )
