@@ -136,7 +136,13 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--token", default=os.environ.get("CDP_TOKEN"))
+    ap.add_argument(
+        "--skip-import",
+        action="store_true",
+        help="only measure search and the 360 view, on what an earlier run with the same --seed imported",
+    )
     args = ap.parse_args()
+    print(f"seed {args.seed}")
     if not args.token:  # the local bootstrap admin (make up); elsewhere pass --token or CDP_TOKEN
         r = httpx.post(f"{args.gateway}/v1/auth/token", data={"username": "admin", "password": "local-only-change-me"})
         r.raise_for_status()
@@ -144,6 +150,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"customers-{args.seed}.csv"
         sample = write_csv(path, args.rows, args.seed)
+        if args.skip_import:
+            asyncio.run(measure(args.gateway, sample, args.queries, args.token))
+            return
         print(
             f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.1f} MB), "
             f"about {args.rows // BAD_EVERY} bad on purpose"

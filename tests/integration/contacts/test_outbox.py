@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cdp_common.contracts.contacts_api import ImportBatch, ImportRow
 from cdp_common.events import EventEnvelope
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.store import Document
-from cdp_contacts.service_layer import handlers
+from cdp_contacts.service_layer import bulk, handlers
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.integration.contacts.support import BrokenPublisher, RecordingPublisher, command, deps_for
@@ -73,3 +74,27 @@ class TestOutbox:
         newer = await deps.repo._mark_work(contact_id)  # a writer marked it again after an older one had read
         await deps.repo.finish_work(contact_id, "older-token")
         assert await deps.repo.work_token(contact_id) == newer
+
+    async def test_an_import_batch_publishes_its_contacts_events_at_once(self, db: AsyncDatabase[Document]) -> None:
+        """Not left to the relay (which sends a hundred contacts every two seconds): the batch's events go to Kafka
+        with the batch, the outboxes are emptied and no work marker stays. A second run of the file sends nothing."""
+        recorder = RecordingPublisher()
+        deps = await deps_for(db, recorder, "t")
+        rows = [
+            ImportRow(
+                row=n,
+                data={
+                    "full_name": f"Khách Nhập {n}",
+                    "emails": [{"address": f"khach{n}@example.vn"}],
+                    "source": "shop",
+                },
+            )
+            for n in range(1, 4)
+        ]
+        result = await bulk.import_batch(ImportBatch(import_id="file-1", rows=rows), deps, by="admin")
+        assert result.created == 3
+        assert sorted(e.type for e in recorder.events) == ["contact.created"] * 3
+        assert await db.contact_work.count_documents({}) == 0
+        assert await db.contacts.count_documents({"outbox.0": {"$exists": True}}) == 0
+        again = await bulk.import_batch(ImportBatch(import_id="file-1", rows=rows), deps, by="admin")
+        assert (again.created, again.already_imported, len(recorder.events)) == (0, 3, 3)

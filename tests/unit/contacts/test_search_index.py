@@ -7,10 +7,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from cdp_common.identifiers import fold
+from cdp_contacts.adapters import search_index
 from cdp_contacts.adapters.search_index import SearchIndex
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True, params=["heap", "walk"])
+def page_picking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test both ways: a heap over the candidates (few of them), and a walk along the kept sort order (many)."""
+    monkeypatch.setattr(search_index, "WALK_ABOVE", 10**9 if request.param == "heap" else 0)
 
 
 def doc(cid: str, name: str, minutes: int, **over: Any) -> dict[str, Any]:

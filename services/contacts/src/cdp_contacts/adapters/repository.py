@@ -115,11 +115,11 @@ class ContactRepository:
         self._remember(doc)
         return written
 
-    async def add_many(self, contacts: list[Contact], topic: str) -> tuple[set[str], str]:
+    async def add_many(self, contacts: list[Contact], topic: str) -> tuple[set[str], Written]:
         """Insert new contacts in one round trip; ids that exist already are skipped. Returns the ids inserted and
-        the work token to finish them with (`mark_all_published`)."""
+        what they left to publish (finished with `mark_all_published` and the written token)."""
         if not contacts:
-            return set(), ""
+            return set(), Written("", [])
         docs = []
         for c in contacts:
             doc = to_document(c)
@@ -137,6 +137,7 @@ class ContactRepository:
             if other:
                 raise
             inserted = ids - duplicate_ids
+        written = Written(token, [(topic, e) for c in contacts if c.id in inserted for e in c.events])
         for c in contacts:
             if c.id in inserted:
                 c.version = 1
@@ -145,7 +146,7 @@ class ContactRepository:
         for d in docs:
             if d["_id"] in inserted:
                 self._remember(d)
-        return inserted, token
+        return inserted, written
 
     async def mark_all_published(self, contact_ids: list[str], token: str) -> None:
         """After a bulk publish acknowledged every event of these (new) contacts."""

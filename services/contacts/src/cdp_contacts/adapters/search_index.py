@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sortedcontainers import SortedList
+
 PROJECTION = {
     "status": 1,
     "name_tokens": 1,
@@ -29,6 +31,7 @@ PROJECTION = {
     "created_at": 1,
     "search_name": 1,
 }
+WALK_ABOVE = 2000  # more candidates than this: walk the sort order until a page is full, instead of a heap over all
 SORT_ATTR = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}
 
 
@@ -81,6 +84,9 @@ class SearchIndex:
         self.postings: dict[tuple[str, str], set[str]] = {}
         self._tokens: list[str] = []  # sorted distinct name tokens, for prefix lookups
         self._tokens_stale = False
+        # sort -> id -> (sort value, id): page picking and cursors look keys up without touching the entries
+        self._keys: dict[str, dict[str, tuple[Any, str]]] = {sort: {} for sort in SORT_ATTR}
+        self._ordered: dict[str, SortedList] = {sort: SortedList() for sort in SORT_ATTR}
         self.ready = False  # the start-up scan is done
 
     def __len__(self) -> int:
@@ -94,6 +100,10 @@ class SearchIndex:
             return
         entry = Entry.of(doc)
         self.entries[entry.id] = entry
+        for sort, attr in SORT_ATTR.items():
+            k = (getattr(entry, attr), entry.id)
+            self._keys[sort][entry.id] = k
+            self._ordered[sort].add(k)
         for key in entry.postings():
             ids = self.postings.get(key)
             if ids is None:
@@ -105,6 +115,8 @@ class SearchIndex:
         old = self.entries.pop(contact_id, None)
         if old is None:
             return
+        for sort, keys in self._keys.items():
+            self._ordered[sort].remove(keys.pop(contact_id))
         for key in old.postings():
             ids = self.postings.get(key)
             if ids is not None:
@@ -143,25 +155,35 @@ class SearchIndex:
             sets += [self.postings.get(("t", t), set()) for t in tokens[:-1]]
             sets.append(self._prefixed(tokens[-1]))
         sets += [self.postings.get((kind, value), set()) for kind, value in filters.items()]
+        ids: set[str] | Iterable[str]
         if sets:
             sets.sort(key=len)
-            first, rest = sets[0], sets[1:]
-            ids: Iterable[str] = (i for i in first if all(i in s for s in rest))
+            ids = sets[0].intersection(*sets[1:]) if len(sets) > 1 else sets[0]
         else:
             ids = self.entries.keys()
-        attr = SORT_ATTR[sort]
-        candidates = (self.entries[i] for i in ids)
         if custom:
-            candidates = (e for e in candidates if all(custom_matches(e.custom.get(k), vs) for k, vs in custom))
-
-        def key(e: Entry) -> tuple[Any, str]:
-            return (getattr(e, attr), e.id)
-
-        if after is not None:
-            mark = after
-            candidates = (e for e in candidates if (key(e) < mark if descending else key(e) > mark))
-        pick = heapq.nlargest if descending else heapq.nsmallest
-        page = pick(limit + 1, candidates, key=key)
+            entries = self.entries
+            ids = {i for i in ids if all(custom_matches(entries[i].custom.get(k), vs) for k, vs in custom)}
+        key = self._keys[sort].__getitem__
+        page: list[Any]
+        if len(ids) > WALK_ABOVE:  # dense: the page is near the start of the order
+            ordered = self._ordered[sort]
+            if descending:
+                walk = ordered.islice(0, ordered.bisect_left(after) if after else len(ordered), reverse=True)
+            else:
+                walk = ordered.islice(ordered.bisect_right(after) if after else 0)
+            page = []
+            for k in walk:
+                if k[1] in ids:
+                    page.append(k[1])
+                    if len(page) > limit:
+                        break
+        else:
+            if after is not None:
+                mark = after
+                ids = [i for i in ids if key(i) < mark] if descending else [i for i in ids if key(i) > mark]
+            pick = heapq.nlargest if descending else heapq.nsmallest
+            page = pick(limit + 1, ids, key=key)
         more = len(page) > limit
         page = page[:limit]
-        return [e.id for e in page], (key(page[-1]) if more and page else None)
+        return page, (key(page[-1]) if more and page else None)

@@ -53,15 +53,14 @@ async def import_batch(batch: ImportBatch, deps: Deps, by: str) -> ImportResult:
         if body.lead_status:
             c.set_lead_status(body.lead_status, by=by, note=f"import {batch.import_id}", now=now)
         contacts.append(c)
-    created_ids, token = await deps.repo.add_many(contacts, deps.topic)
+    created_ids, written = await deps.repo.add_many(contacts, deps.topic)
     fresh = [c for c in contacts if c.id in created_ids]
-    pending = [(deps.topic, e) for c in fresh for e in c.events]
-    if pending:
+    if written.outbox:
         try:
-            await deps.publisher.publish_many(pending)
-            await deps.repo.mark_all_published([c.id for c in fresh], token)
+            await deps.publisher.publish_many(written.outbox)
+            await deps.repo.mark_all_published([c.id for c in fresh], written.token)
         except Exception:
-            log.warning("bulk publish failed; the outbox relay will retry", extra={"rows": len(pending)})
+            log.warning("bulk publish failed; the outbox relay will retry", extra={"rows": len(written.outbox)})
     return ImportResult(
         created=len(fresh),
         already_imported=len(contacts) - len(fresh),
