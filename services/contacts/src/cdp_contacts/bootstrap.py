@@ -12,7 +12,14 @@ from cdp_common.broadcast import KeyFollower
 from cdp_common.contracts import interactions
 from cdp_common.messaging import EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
-from cdp_common.topics import ANALYTICS_EVENTS, CONSENT_EVENTS, CONTACT_EVENTS, IDENTITY_EVENTS, INTERACTION_EVENTS
+from cdp_common.topics import (
+    ANALYTICS_EVENTS,
+    CONSENT_EVENTS,
+    CONTACT_EVENTS,
+    IDENTITY_EVENTS,
+    INTERACTION_EVENTS,
+    PRIVACY_REQUESTS,
+)
 from fastapi import FastAPI
 from pydantic import Field
 
@@ -46,14 +53,19 @@ DESCRIPTION = "Golden records of customers: identification, descriptive, quantit
 
 
 async def follow_for_search(rt: ServiceRuntime, repo: ContactRepository) -> None:
-    """Search memory: follow contact events first (so nothing written during the scan is missed), then scan once in
-    the background; contacts named by events are read again every 100 ms, in batches."""
+    """Search memory: follow contact events and privacy answers first (so nothing written during the scan is missed),
+    then scan once in the background; contacts named by events are read again every 100 ms, in batches."""
     repo.memory = SearchIndex()
     changed: set[str] = set()
-    follower = KeyFollower(rt.settings.kafka_bootstrap, CONTACT_EVENTS.name, rt.settings.group_id, changed.update)
-    await follower.start()
-    rt.on_shutdown.append(follower.stop)
-    repo.memory_current = follower.current
+    # contact events name every change; a privacy answer names a person another replica has just erased
+    followers = [
+        KeyFollower(rt.settings.kafka_bootstrap, topic.name, rt.settings.group_id, changed.update)
+        for topic in (CONTACT_EVENTS, PRIVACY_REQUESTS)
+    ]
+    for follower in followers:
+        await follower.start()
+        rt.on_shutdown.append(follower.stop)
+    repo.memory_current = lambda: all(f.current() for f in followers)
 
     async def keep_current() -> None:
         while not repo.memory or not repo.memory.ready:

@@ -25,6 +25,9 @@ async def erase(person_id: str, deps: Deps) -> dict[str, int]:
         if merged is not None:
             await deps.repo.unindex(merged)
         profiles += (await deps.repo.contacts.delete_one({"_id": cid})).deleted_count
+    if deps.repo.memory is not None:  # the search memory forgets at once here; other replicas on the answer
+        for cid in (person_id, *absorbed):
+            deps.repo.memory.drop(cid)
     entries = await deps.timeline.erase(person_id)
     await deps.views.erase(person_id)
     await deps.repo.work.delete_one({"_id": person_id})
