@@ -62,10 +62,12 @@ class Segments:
     async def member_ids(self, sid: str) -> set[str]:
         return {d["contact_id"] async for d in self.members.find({"segment_id": sid}, {"contact_id": 1})}
 
-    async def _set(self, seg: Document, cid: str, member: bool, now: datetime) -> bool:
-        """Make `cid`'s membership of `seg` what it should be; True when it changed (and was published)."""
+    async def _set(self, seg: Document, cid: str, member: bool, now: datetime, present: bool | None = None) -> bool:
+        """Make `cid`'s membership of `seg` what it should be; True when it changed (and was published).
+        `present`: whether it is a member now, when the caller already read it."""
         key = f"{seg['_id']}|{cid}"
-        present = await self.members.find_one({"_id": key}, {"_id": 1}) is not None
+        if present is None:
+            present = await self.members.find_one({"_id": key}, {"_id": 1}) is not None
         if present == member:
             return False
         kind = "segment.entered" if member else "segment.exited"
@@ -99,11 +101,15 @@ class Segments:
         if customer is None:
             return 0
         scores = await self.scores.find_one({"_id": subject}) or {}
+        segments = await self.all()
+        # the customer's memberships of every segment in one read, not one per segment
+        keys = [f"{seg['_id']}|{subject}" for seg in segments]
+        present = {d["_id"] async for d in self.members.find({"_id": {"$in": keys}}, {"_id": 1})}
         changed = 0
-        for seg in await self.all():
+        for seg, key in zip(segments, keys, strict=True):
             rules = self._rules_of(seg)
             member = subject in (seg.get("ids") or []) if rules is None else matches(rules, customer, own, scores, now)
-            changed += await self._set(seg, subject, member, now)
+            changed += await self._set(seg, subject, member, now, present=key in present)
         return changed
 
     async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime) -> int:
@@ -124,7 +130,7 @@ class Segments:
                     if matches(rules, c, grouped.get(cid, []), scores.get(cid, {}), now)
                 }
             for cid in should ^ current:
-                changed += await self._set(seg, cid, cid in should, now)
+                changed += await self._set(seg, cid, cid in should, now, present=cid in current)
         return changed
 
     async def erase(self, subject: str) -> int:
