@@ -13,6 +13,8 @@ from cdp_gateway.contacts import ERRORS
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 READ = [Depends(Allow("admin", "analyst", "marketing", "sales"))]
+SEGMENT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
+SegmentId = Annotated[str, Path(pattern=SEGMENT_ID)]
 
 
 async def analytics(request: Request, method: str, path: str, **kwargs: Any) -> Response:
@@ -28,7 +30,7 @@ async def kpis(
     request: Request,
     from_: Annotated[date, Query(alias="from")],
     to: date,
-    segment: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] = None,
+    segment: Annotated[str | None, Query(pattern=SEGMENT_ID)] = None,
 ) -> Response:
     params = {"from": from_.isoformat(), "to": to.isoformat(), "segment": segment}
     return await analytics(request, "GET", "/v1/analytics/kpis", params=params, read_timeout=60)
@@ -118,7 +120,7 @@ async def segments(request: Request) -> Response:
     dependencies=DEFINE,
 )
 async def put_segment(
-    segment_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")],
+    segment_id: SegmentId,
     request: Request,
     body: Annotated[dict[str, Any], Body()],
 ) -> Response:
@@ -131,9 +133,7 @@ async def put_segment(
     responses=ERRORS,
     dependencies=PER_CUSTOMER,
 )
-async def segment_members(
-    segment_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")], request: Request
-) -> Response:
+async def segment_members(segment_id: SegmentId, request: Request) -> Response:
     return await analytics(request, "GET", f"/v1/analytics/segments/{segment_id}/members")
 
 

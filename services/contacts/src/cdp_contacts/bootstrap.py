@@ -55,7 +55,7 @@ DESCRIPTION = "Golden records of customers: identification, descriptive, quantit
 async def follow_for_search(rt: ServiceRuntime, repo: ContactRepository) -> None:
     """Search memory: follow contact events and privacy answers first (so nothing written during the scan is missed),
     then scan once in the background; contacts named by events are read again every 100 ms, in batches."""
-    repo.memory = SearchIndex()
+    repo.memory = memory = SearchIndex()
     changed: set[str] = set()
     # contact events name every change; a privacy answer names a person another replica has just erased
     followers = [
@@ -68,7 +68,7 @@ async def follow_for_search(rt: ServiceRuntime, repo: ContactRepository) -> None
     repo.memory_current = lambda: all(f.current() for f in followers)
 
     async def keep_current() -> None:
-        while not repo.memory or not repo.memory.ready:
+        while not memory.ready:
             started = time.monotonic()
             try:
                 n = await repo.load_search_index()

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 
 EARLIEST, LATEST = date(1970, 1, 1), date(2100, 12, 31)
+SEGMENT_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
 
 def within_years(d: date, field: str) -> date:
@@ -71,7 +72,7 @@ async def kpis(
     to: Annotated[date, Query()],
     segment: Annotated[
         str | None,
-        Query(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Only the segment's members (as they are now)."),
+        Query(pattern=SEGMENT_ID, description="Only the segment's members (as they are now)."),
     ] = None,
 ) -> dict[str, Any]:
     period = period_of(from_, to)
@@ -248,7 +249,7 @@ async def evaluate_now(request: Request) -> dict[str, Any]:
     return result.__dict__
 
 
-SegmentId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+SegmentId = Annotated[str, Path(pattern=SEGMENT_ID)]
 
 
 class SegmentIn(BaseModel):

@@ -22,7 +22,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from cdp_contacts.adapters.search_index import PROJECTION, SearchIndex, custom_matches
+from cdp_contacts.adapters.search_index import PROJECTION, SORT_ATTR, SearchIndex, custom_matches
 from cdp_contacts.domain.model import Contact
 from cdp_contacts.domain.survivorship import Candidate
 
@@ -46,7 +46,7 @@ class Written:
     outbox: list[tuple[str, EventEnvelope]]
 
 
-SORTS = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}
+SORTS = SORT_ATTR  # sort name -> the stored field it orders by
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ class ContactRepository:
             for c in await self.get_many(await self.ids_for(wanted))
             if keys <= set(identifier_keys(c)) and _matches(c, q, tokens)
         ]
-        field = {"updated_at": "updated_at", "created_at": "created_at", "full_name": "search_name"}[q.sort]
+        field = SORTS[q.sort]
         hits.sort(key=lambda c: (getattr(c, field), c.id), reverse=q.descending)
         if q.cursor:
             _, last_id = decode_cursor(q.cursor)

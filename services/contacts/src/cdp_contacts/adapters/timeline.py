@@ -83,9 +83,9 @@ class Timeline:
             out = [d for d in out if d["type"] in types]
         return out[:limit]
 
-    async def all_of(self, contact_id: str) -> list[Document]:
+    async def all_of(self, contact_id: str, types: list[str] | None = None) -> list[Document]:
         listed = await self.index.find_one({"_id": contact_id})
-        return await self.entries_of(contact_id, (listed or {}).get("ids", []))
+        return await self.entries_of(contact_id, (listed or {}).get("ids", []), types)
 
     async def entries_of(self, contact_id: str, ids: list[str], types: list[str] | None = None) -> list[Document]:
         """The entries of `ids` (as the contact's index lists them) still on its timeline, newest first."""
@@ -96,9 +96,6 @@ class Timeline:
             (d for d in docs if d["contact_id"] == contact_id and (types is None or d["type"] in types)),
             key=lambda d: d["_id"],
         )
-
-    async def of_types(self, contact_id: str, types: list[str]) -> list[Document]:
-        return [d for d in await self.all_of(contact_id) if d["type"] in types]
 
     async def _rekey(self, docs: list[Document], to_contact: str) -> None:
         if not docs:

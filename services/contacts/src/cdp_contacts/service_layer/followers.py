@@ -162,7 +162,7 @@ async def _refresh_figures(contact_id: str, deps: Deps) -> None:
     contact = await deps.repo.get(contact_id)
     if contact is None:
         return
-    figures = compute(await deps.timeline.of_types(contact_id, list(QUANTITATIVE_TYPES)), utcnow())
+    figures = compute(await deps.timeline.all_of(contact_id, list(QUANTITATIVE_TYPES)), utcnow())
 
     async def change(c: Contact) -> None:
         c.quantitative = figures
