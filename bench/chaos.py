@@ -443,10 +443,21 @@ async def verify(store: str, tally: Tally) -> list[tuple[str, int, int, int, int
             )
         )
 
-        facts = {
-            d["_id"] async for d in client["cdp_analytics"]["facts"].find({"_id": {"$in": on_timeline}}, {"_id": 1})
-        }
-        rows.append(("KPI inputs (facts)", len(on_timeline), len(facts), len(on_timeline) - len(facts), 0))
+        wanted = set(on_timeline)
+        facts: Counter[str] = Counter()
+        async for d in client["cdp_analytics"]["activity"].find(
+            {"_id": {"$in": list(tally.contacts)}}, {"facts.id": 1}
+        ):
+            facts.update(f["id"] for f in d.get("facts", []) if f["id"] in wanted)
+        rows.append(
+            (
+                "KPI inputs (facts)",
+                len(on_timeline),
+                sum(1 for i in on_timeline if facts[i] == 1),
+                sum(1 for i in on_timeline if facts[i] == 0),
+                sum(1 for i in on_timeline if facts[i] > 1),
+            )
+        )
 
         statements: Counter[str] = Counter()
         async for d in client["cdp_consent"]["subjects"].find(

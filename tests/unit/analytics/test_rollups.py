@@ -124,7 +124,7 @@ def strip(days: dict[str, dict[str, Any]]) -> dict[str, Counter[str]]:
         for k, v in doc.items():
             if k == "_id":
                 continue
-            for kk, vv in (v.items() if isinstance(v, dict) else [("", v)]):
+            for kk, vv in v.items() if isinstance(v, dict) else [("", v)]:
                 if vv:
                     flat[f"{k}.{kk}"] += round(vv, 6)
         if flat:

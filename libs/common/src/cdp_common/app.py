@@ -9,7 +9,7 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +23,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_common.contracts import REGISTRY
 from cdp_common.logs import configure_logging, trace_id_var
-from cdp_common.messaging import EventConsumer, Handler, Inbox, attach_keys, subscribe
+from cdp_common.messaging import (
+    BatchEventConsumer,
+    BatchHandler,
+    EventConsumer,
+    Handler,
+    Inbox,
+    attach_keys,
+    subscribe,
+    subscribe_batch,
+)
 from cdp_common.metrics import HTTP_REQUESTS, HTTP_SECONDS, observe_gc_pauses, render
 from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
 from cdp_common.retention import INBOX, RetentionJob, RetentionRule
@@ -94,6 +103,33 @@ def consume(
         retry_backoff_seconds=runtime.settings.retry_backoff_seconds,
     )
     subscribe(runtime.broker, topic.name, consumer, title=title, description=description)
+    return consumer
+
+
+def consume_batch(
+    runtime: ServiceRuntime,
+    topic: Topic,
+    types: Iterable[str],
+    handler: BatchHandler,
+    *,
+    title: str,
+    description: str,
+    max_records: int = 1000,
+) -> BatchEventConsumer:
+    """Subscribe this service's consumer group to `topic`, handing the events of `types` to `handler` a poll at a
+    time (the handler is idempotent on its own: see `BatchEventConsumer`)."""
+    assert runtime.broker is not None
+    consumer = BatchEventConsumer(
+        group_id=runtime.settings.group_id,
+        dead_letter_topic=dead_letter_topic(runtime.settings.service_name).name,
+        registry=REGISTRY,
+        inbox=Inbox(lambda: runtime.db, runtime.settings.group_id),
+        publisher_broker=runtime.broker,
+        retry_backoff_seconds=runtime.settings.retry_backoff_seconds,
+        types=frozenset(types),
+        batch_handler=handler,
+    )
+    subscribe_batch(runtime.broker, topic.name, consumer, title=title, description=description, max_records=max_records)
     return consumer
 
 

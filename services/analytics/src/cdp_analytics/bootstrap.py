@@ -7,9 +7,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
+from cdp_common.app import ServiceRuntime, answer_privacy, consume_batch, create_app
 from cdp_common.contracts import interactions
-from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.messaging import Delivery, EventPublisher, make_broker
 from cdp_common.retention import INBOX, RetentionRule
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import ANALYTICS_EVENTS, CONTACT_EVENTS, INTERACTION_EVENTS
@@ -41,27 +41,25 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
     broker = make_broker(settings.kafka_bootstrap, f"cdp-{settings.service_name}", description=DESCRIPTION)
     runtime = ServiceRuntime(settings=settings, broker=broker)
 
-    async def on_contact_created(event: Any, payload: Any) -> None:
-        await handlers.on_contact_created(event, payload, app.state.facts, app.state.segments)
+    async def on_batch(deliveries: list[Delivery]) -> None:
+        await handlers.on_batch(deliveries, app.state.facts, app.state.segments)
 
-    consume(
+    consume_batch(
         runtime,
         CONTACT_EVENTS,
-        {"contact.created": on_contact_created},
+        ["contact.created"],
+        on_batch,
         title="analytics <- contact events",
-        description="New contacts become facts for acquisition KPIs.",
+        description="New contacts become facts for acquisition KPIs (a poll at a time).",
     )
-
-    async def on_interaction(event: Any, payload: Any) -> None:
-        await handlers.on_interaction(event, payload, app.state.facts, app.state.segments)
-
-    kpi_inputs = [*interactions.EVENT_TYPES, "marketing.spend_recorded"]
-    consume(
+    consume_batch(
         runtime,
         INTERACTION_EVENTS,
-        {t: on_interaction for t in kpi_inputs},
+        [*interactions.EVENT_TYPES, "marketing.spend_recorded"],
+        on_batch,
         title="analytics <- interactions",
-        description="Orders, refunds, deals, surveys, email events, leads and spend become KPI facts.",
+        description="Orders, refunds, deals, surveys, email events, leads and spend become KPI facts and daily "
+        "roll-ups (a poll at a time).",
     )
 
     async def erase(person_id: str) -> dict[str, int]:
@@ -120,10 +118,11 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
             ),
             RetentionRule(
                 "facts",
-                "facts",
-                "at",
+                "activity",
+                "last_at",
                 None,
-                "KPI inputs, one per event; kept (set a period to drop old figures' inputs).",
+                "Each person's KPI inputs, one per event; kept (set a period to drop the inputs of people silent "
+                "longer than it; the daily roll-ups stay, they hold no one's data).",
             ),
         ),
     )

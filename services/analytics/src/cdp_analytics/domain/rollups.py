@@ -22,7 +22,7 @@ facts in the same order always give the same changes (the adapter applies each c
 from __future__ import annotations
 
 import bisect
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from typing import Any
 COVER = timedelta(days=365)  # a customer with no paid order for a year counts as lost
 NONE = "0"  # "no previous lead day": sorts before every ISO date
 
-Delta = Counter[tuple[str, str]]  # (day, field path) -> change
+Delta = dict[tuple[str, str], float]  # (day, field path) -> change
 
 
 def day_of(at: datetime) -> date:
@@ -49,7 +49,7 @@ def _covered(paid_days: list[date]) -> list[tuple[date, date]]:
 
 
 def _paid_contribution(paid_days: list[date]) -> Delta:
-    out: Delta = Counter()
+    out: Delta = defaultdict(float)
     if not paid_days:
         return out
     first = paid_days[0].isoformat()
@@ -65,7 +65,7 @@ def _paid_contribution(paid_days: list[date]) -> Delta:
 
 
 def _lead_contribution(lead_days: list[date], first_lead: datetime | None, won: list[datetime]) -> Delta:
-    out: Delta = Counter()
+    out: Delta = defaultdict(float)
     previous = NONE
     for d in lead_days:
         out[(d.isoformat(), f"lead_after.{previous}")] += 1
@@ -92,7 +92,7 @@ class Message:
         setattr(self, slot, day if current is None else min(current, day))
 
     def contribution(self) -> Delta:
-        out: Delta = Counter()
+        out: Delta = defaultdict(float)
         if self.sent is None:
             return out
         day = self.sent.isoformat()
@@ -107,7 +107,7 @@ class Message:
 def _local(fact: dict[str, Any]) -> Delta:
     """What one fact adds on its own day, whatever else the customer did."""
     kind, day = fact["kind"], day_of(fact["at"]).isoformat()
-    out: Delta = Counter()
+    out: Delta = defaultdict(float)
 
     def add(name: str, value: float | int) -> None:
         if value:
@@ -143,9 +143,15 @@ def _local(fact: dict[str, Any]) -> Delta:
 
 
 def _change(before: Delta, after: Delta) -> Delta:
-    out: Delta = Counter(after)
-    out.subtract(before)
-    return Counter({k: v for k, v in out.items() if v})
+    out = dict(after)
+    for k, v in before.items():
+        out[k] = out.get(k, 0) - v
+    return {k: v for k, v in out.items() if v}
+
+
+def _merge(into: Delta, more: Delta) -> None:
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
 
 
 @dataclass
@@ -188,7 +194,7 @@ class CustomerState:
             if day not in self.paid_days:
                 before = _paid_contribution(self.paid_days)
                 bisect.insort(self.paid_days, day)
-                delta.update(_change(before, _paid_contribution(self.paid_days)))
+                _merge(delta, _change(before, _paid_contribution(self.paid_days)))
         elif kind in ("lead.form_submitted", "deal.won"):
             before = _lead_contribution(self.lead_days, self.first_lead, self.won)
             if kind == "deal.won":
@@ -197,13 +203,13 @@ class CustomerState:
                 if day not in self.lead_days:
                     bisect.insort(self.lead_days, day)
                 self.first_lead = at if self.first_lead is None else min(self.first_lead, at)
-            delta.update(_change(before, _lead_contribution(self.lead_days, self.first_lead, self.won)))
+            _merge(delta, _change(before, _lead_contribution(self.lead_days, self.first_lead, self.won)))
         elif kind in ("email.sent", "email.opened", "email.clicked") and fact.get("message_id"):
             message = self.messages.setdefault(str(fact["message_id"]), Message())
             before = message.contribution()
             message.mark(kind, day)
-            delta.update(_change(before, message.contribution()))
-        return Counter({k: v for k, v in delta.items() if v})
+            _merge(delta, _change(before, message.contribution()))
+        return {k: v for k, v in delta.items() if v}
 
 
 def roll_up(facts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

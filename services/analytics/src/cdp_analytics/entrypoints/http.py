@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain.customers import by_subject, customers_from, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.journey import funnel
-from cdp_analytics.domain.kpis import Period, compute, for_members
+from cdp_analytics.domain.kpis import Period, figures, for_members, tally_of_days
 from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
 from cdp_analytics.service_layer.segments import Segments
@@ -83,18 +83,23 @@ async def kpis(
         if segment not in {d["_id"] for d in await segments.all()}:
             raise Problem(404, "Unknown segment", f"no segment {segment}")
         members = await segments.member_ids(segment)
-    history = await facts.until(period.end)
+    if members is None:  # from the daily roll-ups: a few hundred small documents, whatever the number of events
+        days = await facts.day_documents(period.end)
 
-    def figures(until: datetime, p: Period) -> dict[str, Any]:
-        known = [f for f in history if f["at"] < until]
-        return compute(known, p) if members is None else for_members(known, members, p)
+        def of(p: Period) -> dict[str, Any]:
+            return figures(tally_of_days([d for d in days if d["_id"] < p.end.date().isoformat()], p), p)
+    else:  # a segment: its members' own facts
+        own = [f for fs in (await facts.of_subjects(sorted(members))).values() for f in fs if f["at"] < period.end]
+
+        def of(p: Period) -> dict[str, Any]:
+            return for_members([f for f in own if f["at"] < p.end], members, p)
 
     return {
         "period": {"from": period.start, "to": period.end},
         "previous_period": {"from": period.previous().start, "to": period.previous().end},
         "segment": segment,
-        "kpis": figures(period.end, period),
-        "previous": figures(period.start, period.previous()),
+        "kpis": of(period),
+        "previous": of(period.previous()),
     }
 
 
@@ -132,9 +137,9 @@ async def report(
     format: Annotated[str, Query(pattern="^(csv|json)$")] = "csv",
 ) -> Response:
     period, previous = calendar_period(granularity, within_years(at, "at"))
-    history = await request.app.state.facts.until(period.end)
-    now = compute([f for f in history if f["at"] < period.end], period)
-    before = compute([f for f in history if f["at"] < previous.end], previous)
+    days = await request.app.state.facts.day_documents(period.end)
+    now = figures(tally_of_days(days, period), period)
+    before = figures(tally_of_days([d for d in days if d["_id"] < previous.end.date().isoformat()], previous), previous)
     rows = []
     for name, k in now.items():
         value = k.get("value") if isinstance(k, dict) else k

@@ -1,5 +1,6 @@
 """Analytics use cases: every event that feeds a KPI becomes one fact keyed by its event id (a redelivery or a
-replay adds nothing), and KPIs are computed from the facts of a period and the one before it."""
+replay adds nothing) and a change to the daily roll-ups, a consumer batch at a time; the people it is about are then
+evaluated against every segment, each once per batch."""
 
 from __future__ import annotations
 
@@ -7,17 +8,10 @@ from typing import Any
 
 from cdp_common.contracts.contacts import ContactCreated
 from cdp_common.events import EventEnvelope, utcnow
+from cdp_common.messaging import Delivery
 
-from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.adapters.facts import Arrival, Facts
 from cdp_analytics.service_layer.segments import Segments
-
-
-async def on_contact_created(
-    event: EventEnvelope, payload: ContactCreated, facts: Facts, segments: Segments | None = None
-) -> None:
-    await facts.record(event.id, "contact_created", payload.contact_id, payload.created_at, source=payload.source)
-    if segments is not None:
-        await segments.refresh_subject(facts, payload.contact_id, utcnow())
 
 
 def values_of(event_type: str, p: Any) -> dict[str, Any]:
@@ -47,8 +41,31 @@ def values_of(event_type: str, p: Any) -> dict[str, Any]:
     return {}
 
 
-async def on_interaction(event: EventEnvelope, payload: Any, facts: Facts, segments: Segments | None = None) -> None:
+def fact_of(event: EventEnvelope, payload: Any) -> dict[str, Any]:
+    """The fact an event becomes: its id, kind, subject (the person, or the campaign of a spend), time and values."""
+    if isinstance(payload, ContactCreated):
+        return {
+            "_id": event.id,
+            "kind": "contact_created",
+            "subject": payload.contact_id,
+            "at": payload.created_at,
+            "source": payload.source,
+        }
     subject = str(getattr(payload, "contact_id", None) or getattr(payload, "campaign_id", None) or event.subject)
-    await facts.record(event.id, event.type, subject, payload.occurred_at, **values_of(event.type, payload))
-    if segments is not None and getattr(payload, "contact_id", None):  # segment membership follows the event
-        await segments.refresh_subject(facts, subject, utcnow())
+    return {
+        "_id": event.id,
+        "kind": event.type,
+        "subject": subject,
+        "at": payload.occurred_at,
+        **values_of(event.type, payload),
+    }
+
+
+async def on_batch(deliveries: list[Delivery], facts: Facts, segments: Segments | None = None) -> None:
+    arrivals = [Arrival(fact_of(d.envelope, d.payload), (f"{d.topic}:{d.partition}", d.offset)) for d in deliveries]
+    touched = await facts.record_batch(arrivals)
+    if segments is None:
+        return
+    # segment membership follows the event; campaigns are not people
+    people = {str(getattr(d.payload, "contact_id", None)) for d in deliveries if getattr(d.payload, "contact_id", None)}
+    await segments.refresh_subjects({s: own for s, own in touched.items() if s in people}, utcnow())

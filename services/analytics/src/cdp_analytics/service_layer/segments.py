@@ -16,6 +16,7 @@ from cdp_common.events import make_event
 from cdp_common.messaging import EventPublisher
 from cdp_common.store import Document
 from cdp_common.topics import ANALYTICS_EVENTS
+from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
@@ -62,32 +63,28 @@ class Segments:
     async def member_ids(self, sid: str) -> set[str]:
         return {d["contact_id"] async for d in self.members.find({"segment_id": sid}, {"contact_id": 1})}
 
-    async def _set(self, seg: Document, cid: str, member: bool, now: datetime, present: bool | None = None) -> bool:
-        """Make `cid`'s membership of `seg` what it should be; True when it changed (and was published).
-        `present`: whether it is a member now, when the caller already read it."""
-        key = f"{seg['_id']}|{cid}"
-        if present is None:
-            present = await self.members.find_one({"_id": key}, {"_id": 1}) is not None
-        if present == member:
-            return False
-        kind = "segment.entered" if member else "segment.exited"
-        await self.publisher.publish(
-            ANALYTICS_EVENTS.name,
-            make_event(
-                source=SOURCE,
-                event_type=kind,
-                subject=cid,
-                event_id=uuid.uuid5(NS, f"{key}:{kind}:{now.isoformat()}").hex,
-                data=SegmentMembership(contact_id=cid, segment_id=seg["_id"], segment_name=seg["name"], at=now),
-            ),
-        )
-        if member:
-            await self.members.update_one(
-                {"_id": key}, {"$set": {"segment_id": seg["_id"], "contact_id": cid, "since": now}}, upsert=True
-            )
-        else:
-            await self.members.delete_one({"_id": key})
-        return True
+    async def _apply(self, changes: list[tuple[Document, str, bool]], now: datetime) -> int:
+        """Publish each membership change (`segment.entered` / `segment.exited`), all acknowledged together, then
+        store them in one bulk write."""
+        if not changes:
+            return 0
+        events = []
+        writes: list[UpdateOne | DeleteOne] = []
+        for seg, cid, member in changes:
+            key = f"{seg['_id']}|{cid}"
+            kind = "segment.entered" if member else "segment.exited"
+            data = SegmentMembership(contact_id=cid, segment_id=seg["_id"], segment_name=seg["name"], at=now)
+            event_id = uuid.uuid5(NS, f"{key}:{kind}:{now.isoformat()}").hex
+            event = make_event(source=SOURCE, event_type=kind, subject=cid, event_id=event_id, data=data)
+            events.append((ANALYTICS_EVENTS.name, event))
+            if member:
+                doc = {"segment_id": seg["_id"], "contact_id": cid, "since": now}
+                writes.append(UpdateOne({"_id": key}, {"$set": doc}, upsert=True))
+            else:
+                writes.append(DeleteOne({"_id": key}))
+        await self.publisher.publish_many(events)
+        await self.members.bulk_write(writes, ordered=False)
+        return len(changes)
 
     @staticmethod
     def _rules_of(seg: Document) -> Rules | None:
@@ -96,28 +93,37 @@ class Segments:
 
     async def refresh_subject(self, facts: Facts, subject: str, now: datetime) -> int:
         """Evaluate one customer (after a new fact) against every segment. Returns how many memberships changed."""
-        own = await facts.of_subject_indexed(subject)
-        customer = customers_from(own).get(subject)
-        if customer is None:
+        return await self.refresh_subjects({subject: await facts.of_subject_indexed(subject)}, now)
+
+    async def refresh_subjects(self, people: dict[str, list[dict[str, Any]]], now: datetime) -> int:
+        """Evaluate customers (with all their facts) against every segment: three reads whatever their number."""
+        if not people:
             return 0
-        scores = await self.scores.find_one({"_id": subject}) or {}
-        segments = await self.all()
-        # the customer's memberships of every segment in one read, not one per segment
-        keys = [f"{seg['_id']}|{subject}" for seg in segments]
+        segments = [(seg, self._rules_of(seg)) for seg in await self.all()]
+        subjects = list(people)
+        scores = {d["_id"]: d async for d in self.scores.find({"_id": {"$in": subjects}})}
+        keys = [f"{seg['_id']}|{s}" for s in subjects for seg, _ in segments]
         present = {d["_id"] async for d in self.members.find({"_id": {"$in": keys}}, {"_id": 1})}
-        changed = 0
-        for seg, key in zip(segments, keys, strict=True):
-            rules = self._rules_of(seg)
-            member = subject in (seg.get("ids") or []) if rules is None else matches(rules, customer, own, scores, now)
-            changed += await self._set(seg, subject, member, now, present=key in present)
-        return changed
+        changes = []
+        for subject, own in people.items():
+            customer = customers_from(own).get(subject)
+            if customer is None:
+                continue
+            for seg, rules in segments:
+                if rules is None:
+                    member = subject in (seg.get("ids") or [])
+                else:
+                    member = matches(rules, customer, own, scores.get(subject, {}), now)
+                if member != (f"{seg['_id']}|{subject}" in present):
+                    changes.append((seg, subject, member))
+        return await self._apply(changes, now)
 
     async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime) -> int:
         """Every segment over every customer (time passes: windows move, silences grow)."""
         grouped = by_subject(all_facts)
         customers = customers_from(all_facts)
         scores = {d["_id"]: d async for d in self.scores.find({})}
-        changed = 0
+        changes = []
         for seg in await self.all():
             current = await self.member_ids(seg["_id"])
             rules = self._rules_of(seg)
@@ -129,9 +135,8 @@ class Segments:
                     for cid, c in customers.items()
                     if matches(rules, c, grouped.get(cid, []), scores.get(cid, {}), now)
                 }
-            for cid in should ^ current:
-                changed += await self._set(seg, cid, cid in should, now, present=cid in current)
-        return changed
+            changes += [(seg, cid, cid in should) for cid in should ^ current]
+        return await self._apply(changes, now)
 
     async def erase(self, subject: str) -> int:
         return (await self.members.delete_many({"contact_id": subject})).deleted_count

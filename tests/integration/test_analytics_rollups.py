@@ -1,0 +1,125 @@
+"""Analytics facts and daily roll-ups against the real store: a batch counts once however it is redelivered (the
+same batch again, a crash between the days and the people, a redelivery cut at other offsets), two consumers racing
+on one partition cannot both count it, and the KPI inputs read from the stored days equal the ones counted from the
+facts."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cdp_analytics.adapters import facts as facts_module
+from cdp_analytics.adapters.facts import Arrival, Contended, Facts
+from cdp_analytics.domain.kpis import Period, tally, tally_of_days
+from cdp_analytics.domain.rollups import roll_up
+from cdp_common.store import Document
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.unit.analytics.test_rollups import history, same, strip
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 3
+
+
+def arrivals(facts: list[dict[str, Any]]) -> list[Arrival]:
+    """As Kafka delivers them: each person on one partition, offsets rising per partition."""
+    offsets = [0] * PARTITIONS
+    out = []
+    for f in facts:
+        p = hash(f["subject"]) % PARTITIONS
+        out.append(Arrival(f, (f"cdp.interactions.v1:{p}", offsets[p])))
+        offsets[p] += 1
+    return out
+
+
+async def stored_days(facts: Facts) -> dict[str, dict[str, Any]]:
+    return {d["_id"]: d async for d in facts.days.find({}, {"wm": 0})}
+
+
+async def stored_facts(facts: Facts) -> list[dict[str, Any]]:
+    return await facts.until(datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def batches(items: list[Arrival], size: int) -> list[list[Arrival]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def test_each_event_counts_once_through_redeliveries_and_crashes(
+    db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(5)
+    facts_in = history(rng, people=25, events=900, days=700)
+    items = arrivals(facts_in)
+    facts = Facts(db)
+
+    # first pass: batches of 100, each delivered twice
+    for batch in batches(items[:400], 100):
+        await facts.record_batch(batch)
+        assert await facts.record_batch(batch) == {}
+
+    # a crash after the days were written and before the people were
+    real_write = facts_module._write
+
+    async def crash_on_people(collection: Any, ops: list[Any]) -> None:
+        if collection.name == "activity":
+            raise ConnectionError("the consumer died here")
+        await real_write(collection, ops)
+
+    monkeypatch.setattr(facts_module, "_write", crash_on_people)
+    with pytest.raises(ConnectionError):
+        await facts.record_batch(items[400:600])
+    monkeypatch.setattr(facts_module, "_write", real_write)
+
+    # the redelivery is cut at other offsets: smaller batches, then one reaching past the crashed one
+    for batch in batches(items[400:550], 30):
+        await facts.record_batch(batch)
+    await facts.record_batch(items[550:750])
+    await facts.record_batch(items[750:])
+
+    assert sorted(f["_id"] for f in await stored_facts(facts)) == sorted(f["_id"] for f in facts_in)
+    assert strip(await stored_days(facts)) == strip(roll_up(facts_in))
+
+
+async def test_a_re_published_event_counts_once(db: AsyncDatabase[Document]) -> None:
+    facts = Facts(db)
+    paid = {"_id": "e1", "kind": "order.paid", "subject": "c1", "at": datetime(2026, 3, 1, tzinfo=UTC), "amount": 5.0}
+    await facts.record_batch([Arrival(paid, ("t:0", 10))])
+    assert await facts.record_batch([Arrival(paid, ("t:0", 11))]) == {}  # the same event id at a new offset
+    days = await stored_days(facts)
+    assert days["2027-03-01"]["cov_end"] == 1  # the covered year ends
+    day = days["2026-03-01"]
+    assert day["paid_orders"] == 1 and day["paid_revenue"] == 5.0 and day["first_paid"] == 1
+
+
+async def test_two_consumers_racing_on_one_partition_count_once(db: AsyncDatabase[Document]) -> None:
+    rng = random.Random(9)
+    facts_in = history(rng, people=10, events=300, days=400)
+    items = arrivals(facts_in)
+    a, b = Facts(db), Facts(db)
+    for batch in batches(items, 60):
+        results = await asyncio.gather(a.record_batch(batch), b.record_batch(batch), return_exceptions=True)
+        for r in results:
+            assert not isinstance(r, Exception) or isinstance(r, Contended), r
+        if all(isinstance(r, Exception) for r in results):  # both lost a race: the redelivery applies it
+            await a.record_batch(batch)
+    assert sorted(f["_id"] for f in await stored_facts(a)) == sorted(f["_id"] for f in facts_in)
+    assert strip(await stored_days(a)) == strip(roll_up(facts_in))
+
+
+async def test_kpi_inputs_from_stored_days_equal_inputs_from_facts(db: AsyncDatabase[Document]) -> None:
+    rng = random.Random(12)
+    facts_in = history(rng, people=40, events=1_200, days=900)
+    facts = Facts(db)
+    for batch in batches(arrivals(facts_in), 250):
+        await facts.record_batch(batch)
+    for p in [
+        Period(datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),
+        Period(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)),
+        Period(datetime(2023, 2, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC)),
+    ]:
+        known = [f for f in facts_in if f["at"] < p.end]
+        assert same(tally(known, p), tally_of_days(await facts.day_documents(p.end), p))
