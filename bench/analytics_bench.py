@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cdp_common.events import EventEnvelope
 from cdp_common.topics import INTERACTION_EVENTS
 
+from bench.load import Usage
 from bench.settle import consumer_lag
 
 GROUP = "cdp-analytics"
@@ -105,6 +106,8 @@ async def main() -> None:
             kinds = (
                 ["order.paid"] * 8 + ["web.visited"] * 6 + ["email.sent"] * 3 + ["email.opened"] * 2 + ["ticket.opened"]
             )
+            usage, stop_watching = Usage(), asyncio.Event()
+            watcher = asyncio.create_task(usage.watch(stop_watching))
             started = time.perf_counter()
             sent = 0
             for n0 in range(0, args.events, 2000):
@@ -122,10 +125,16 @@ async def main() -> None:
                 print(f"  analytics behind by {lag:,}", file=sys.stderr, flush=True)
                 await asyncio.sleep(2)
             ingested = time.perf_counter() - started
+            stop_watching.set()
+            await watcher
             print(
                 f"ingestion: {args.events:,} events ({before:,} already waiting) produced in {produced:.1f} s, "
                 f"applied by analytics in {ingested:.1f} s = {args.events / ingested:,.0f} events/s "
                 f"(target over 5,000/s on 1,000,000)"
+            )
+            print(
+                "  CPU (share of one core) and peak RSS while ingesting: "
+                + ", ".join(f"{k} {c:.2f} / {m:,.0f} MB" for k, (c, m) in sorted(usage.per_service().items()))
             )
 
             frm, to = (now - timedelta(days=365)).date().isoformat(), now.date().isoformat()

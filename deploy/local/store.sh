@@ -8,15 +8,17 @@ PORT="${CDP_STORE_PORT:-27017}"
 LIB="$CDP_CACHE_DIR/store/lib"
 CLASSES="$CDP_CACHE_DIR/store/classes"
 SRC="$REPO_ROOT/deploy/local/store/DocumentStoreServer.java"
+INDEX_SRC="$REPO_ROOT/deploy/local/store/de/bwaldvogel/mongo/backend/h2/IdIndex.java"
 PIDFILE="$RUN_DIR/store.pid"
 
 start() {
   if pid_alive "$PIDFILE" && port_open 127.0.0.1 "$PORT"; then log "store: already running on 127.0.0.1:$PORT"; return 0; fi
   if port_open 127.0.0.1 "$PORT"; then die "store: port $PORT is taken by another process"; fi
   resolve_classpath "$REPO_ROOT/deploy/local/store/pom.xml" "$LIB"
-  if [ ! -f "$CLASSES/DocumentStoreServer.class" ] || [ "$SRC" -nt "$CLASSES/DocumentStoreServer.class" ]; then
+  if [ ! -f "$CLASSES/DocumentStoreServer.class" ] || [ "$SRC" -nt "$CLASSES/DocumentStoreServer.class" ] \
+     || [ "$INDEX_SRC" -nt "$CLASSES/DocumentStoreServer.class" ]; then
     mkdir -p "$CLASSES"
-    javac -cp "$LIB/*" -d "$CLASSES" "$SRC" || die "store: javac failed"
+    javac -cp "$LIB/*" -d "$CLASSES" "$SRC" "$INDEX_SRC" || die "store: javac failed"
   fi
   mkdir -p "$DATA_DIR/store"
   log "store: starting on 127.0.0.1:$PORT"

@@ -10,7 +10,7 @@ import pytest
 from cdp_common.contracts import REGISTRY
 from cdp_common.contracts.contacts import ContactCreated
 from cdp_common.events import EventEnvelope, make_event, utcnow
-from cdp_common.messaging import EventConsumer, PoisonMessage
+from cdp_common.messaging import BatchEventConsumer, EventConsumer, PoisonMessage
 
 
 class FakeInbox:
@@ -161,3 +161,59 @@ class TestTransientFailures:
         consumer.handlers.clear()
         assert await feed(consumer, created().model_dump_json().encode()) == "ignored"
         assert applied == [] and broker.published == []
+
+
+class Record:
+    """What aiokafka hands a batch subscriber, reduced to what the consumer reads."""
+
+    def __init__(self, key: bytes | None, value: bytes, offset: int, partition: int = 0) -> None:
+        self.topic, self.partition, self.offset, self.key, self.value = "t", partition, offset, key, value
+
+
+async def test_a_batch_dead_letters_its_poison_skips_other_types_and_hands_over_the_rest_at_once() -> None:
+    broker = FakeBroker()
+    handed: list[list[tuple[str, int]]] = []
+
+    async def on_batch(deliveries: list[Any]) -> None:
+        handed.append([(d.envelope.id, d.offset) for d in deliveries])
+
+    consumer = BatchEventConsumer(
+        group_id="g",
+        dead_letter_topic="dlq",
+        registry=REGISTRY,
+        inbox=FakeInbox(),  # type: ignore[arg-type]
+        publisher_broker=broker,  # type: ignore[arg-type]
+        types=frozenset({"contact.created"}),
+        batch_handler=on_batch,
+    )
+    good, other = created("c1"), created("c2")
+    ignored = other.model_copy(update={"type": "contact.updated"})
+    records = (
+        Record(b"c1", raw(good), 0),
+        Record(b"c2", b"{not json", 1),
+        Record(b"c2", raw(ignored), 2),
+        Record(b"zz", raw(created("c3")), 3),  # key and subject differ
+        Record(b"c2", raw(other), 4),
+    )
+    await consumer.handle_batch(records)
+    assert handed == [[(good.id, 0), (other.id, 4)]]
+    assert [p["headers"]["dlq_reason"] for p in broker.published] == ["malformed_json", "wrong_key"]
+    assert [p["headers"]["dlq_original_offset"] for p in broker.published] == ["1", "3"]
+
+
+async def test_a_failing_batch_is_raised_for_redelivery() -> None:
+    async def failing(deliveries: list[Any]) -> None:
+        raise ConnectionError("store down")
+
+    consumer = BatchEventConsumer(
+        group_id="g",
+        dead_letter_topic="dlq",
+        registry=REGISTRY,
+        inbox=FakeInbox(),  # type: ignore[arg-type]
+        publisher_broker=FakeBroker(),  # type: ignore[arg-type]
+        retry_backoff_seconds=0,
+        types=frozenset({"contact.created"}),
+        batch_handler=failing,
+    )
+    with pytest.raises(ConnectionError):
+        await consumer.handle_batch((Record(b"c1", raw(created("c1")), 0),))

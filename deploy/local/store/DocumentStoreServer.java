@@ -1,4 +1,3 @@
-import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
@@ -6,8 +5,7 @@ import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Database;
-import de.bwaldvogel.mongo.bson.Document;
-import de.bwaldvogel.mongo.exception.KeyConstraintError;
+import de.bwaldvogel.mongo.backend.h2.IdIndex;
 import org.h2.mvstore.MVStore;
 import java.util.List;
 
@@ -24,15 +22,9 @@ public final class DocumentStoreServer {
         @Override public int getWireVersion() { return 9; }
     };
 
-    /**
-     * The library answers a query from an index only when the query names exactly the index's fields: `{_id: x}`
-     * uses the `_id` index, `{_id: x, "wm.p0": 5}` reads every document of the collection. MongoDB and FerretDB
-     * use the index for both. This backend does too: a query holding an `_id` equality or `$in` takes its candidates
-     * from the `_id` index, and the library then checks each candidate against the whole query, as it does for
-     * every indexed query.
-     */
-    static final class IdFirstBackend extends H2Backend {
-        IdFirstBackend(MVStore store) {
+    /** Opens each collection's `_id` index as an `IdIndex` (see there: lookups from memory, `_id`-first queries). */
+    static final class IdIndexBackend extends H2Backend {
+        IdIndexBackend(MVStore store) {
             super(store);
         }
 
@@ -42,52 +34,15 @@ public final class DocumentStoreServer {
                 @Override
                 protected Index<Object> openOrCreateUniqueIndex(
                         String collection, String index, List<IndexKey> keys, boolean sparse) {
-                    Index<Object> found = super.openOrCreateUniqueIndex(collection, index, keys, sparse);
-                    boolean byId = keys.size() == 1 && keys.get(0).getKey().equals("_id") && !sparse;
-                    return byId ? new IdFirst(found, index, keys) : found;
+                    Index<Object> created = super.openOrCreateUniqueIndex(collection, index, keys, sparse);
+                    try {
+                        return IdIndex.of(created, index, keys, sparse);
+                    } catch (Exception e) {
+                        throw new IllegalStateException("cannot open the _id index of " + collection, e);
+                    }
                 }
             };
         }
-    }
-
-    static final class IdFirst extends Index<Object> {
-        private final Index<Object> index;
-
-        IdFirst(Index<Object> index, String name, List<IndexKey> keys) {
-            super(name, keys, false);
-            this.index = index;
-        }
-
-        private static Document idPart(Document query) {
-            Document part = new Document();
-            part.put("_id", query.get("_id"));
-            return part;
-        }
-
-        @Override public boolean canHandle(Document query) {
-            return index.canHandle(query) || (query.containsKey("_id") && index.canHandle(idPart(query)));
-        }
-
-        @Override public Iterable<Object> getPositions(Document query) {
-            return index.getPositions(index.canHandle(query) ? query : idPart(query));
-        }
-
-        @Override public Object getPosition(Document document) { return index.getPosition(document); }
-        @Override public void checkAdd(Document document, MongoCollection<Object> c) { index.checkAdd(document, c); }
-        @Override public void add(Document document, Object position, MongoCollection<Object> c) {
-            index.add(document, position, c);
-        }
-        @Override public Object remove(Document document) { return index.remove(document); }
-        @Override public long getCount() { return index.getCount(); }
-        @Override public long getDataSize() { return index.getDataSize(); }
-        @Override public void checkUpdate(Document old, Document changed, MongoCollection<Object> c) {
-            index.checkUpdate(old, changed, c);
-        }
-        @Override public void updateInPlace(Document old, Document changed, Object position, MongoCollection<Object> c)
-                throws KeyConstraintError {
-            index.updateInPlace(old, changed, position, c);
-        }
-        @Override public void drop() { index.drop(); }
     }
 
     public static void main(String[] args) throws Exception {
@@ -106,7 +61,7 @@ public final class DocumentStoreServer {
                 .autoCommitBufferSize(64 * 1024)
                 .cacheSize(256)
                 .open();
-        H2Backend backend = new IdFirstBackend(mvStore);
+        H2Backend backend = new IdIndexBackend(mvStore);
         backend.version(ANNOUNCED);
         MongoServer server = new MongoServer(backend);
         server.bind(host, port);

@@ -27,6 +27,13 @@ log = logging.getLogger("cdp.analytics")
 class AnalyticsSettings(ServiceSettings):
     service_name: str = "analytics"
     http_port: int = 8004
+    batch_max_records: int = Field(
+        5000,
+        ge=1,
+        le=50_000,
+        description="Events handed to the analytics handler per poll at most: a batch costs four store round trips "
+        "and one write per person and per day it touches, so larger batches share the day writes among more events.",
+    )
     evaluation_interval_seconds: float = Field(
         3600.0, description="How often every customer's RFM, journey stage and dormancy are evaluated (0: never)."
     )
@@ -51,6 +58,7 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         on_batch,
         title="analytics <- contact events",
         description="New contacts become facts for acquisition KPIs (a poll at a time).",
+        max_records=settings.batch_max_records,
     )
     consume_batch(
         runtime,
@@ -60,6 +68,7 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         title="analytics <- interactions",
         description="Orders, refunds, deals, surveys, email events, leads and spend become KPI facts and daily "
         "roll-ups (a poll at a time).",
+        max_records=settings.batch_max_records,
     )
 
     async def erase(person_id: str) -> dict[str, int]:
