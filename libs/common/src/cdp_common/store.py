@@ -6,10 +6,12 @@ multi-document transactions, no change streams; single-document atomic updates, 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, Any]
@@ -33,3 +35,18 @@ async def ping(db: AsyncDatabase[Document]) -> bool:
         return True
     except Exception:
         return False
+
+
+IDS_PER_QUERY = 256
+
+
+async def find_by_ids(
+    collection: AsyncCollection[Document], ids: Iterable[Any], projection: dict[str, Any] | None = None
+) -> AsyncIterator[Document]:
+    """The documents whose `_id` is in `ids`, a few hundred ids per query. The local store checks each document it
+    finds against the whole `$in` list, one value after another: one query of 5,000 ids took seconds where twenty
+    of 256 take milliseconds. MongoDB also advises short `$in` lists."""
+    wanted = list(dict.fromkeys(ids))
+    for i in range(0, len(wanted), IDS_PER_QUERY):
+        async for doc in collection.find({"_id": {"$in": wanted[i : i + IDS_PER_QUERY]}}, projection):
+            yield doc

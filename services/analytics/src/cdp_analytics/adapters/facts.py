@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -79,7 +79,7 @@ class Facts:
         by_subject: dict[str, list[Arrival]] = defaultdict(list)
         for a in arrivals:
             by_subject[a.fact["subject"]].append(a)
-        stored = {d["_id"]: d async for d in self.people.find({"_id": {"$in": list(by_subject)}})}
+        stored = {d["_id"]: d async for d in find_by_ids(self.people, by_subject)}
 
         changes: list[tuple[tuple[str, int] | None, Delta]] = []  # per new fact, in arrival order
         people: list[UpdateOne] = []
@@ -124,7 +124,7 @@ class Facts:
         days = {day for _, delta in changes for day, _ in delta}
         if not days:
             return
-        stored = {d["_id"]: d.get("wm") or {} async for d in self.days.find({"_id": {"$in": list(days)}}, {"wm": 1})}
+        stored = {d["_id"]: d.get("wm") or {} async for d in find_by_ids(self.days, days, {"wm": 1})}
         inc: dict[str, dict[str, float]] = defaultdict(dict)
         moved: dict[str, dict[str, int]] = defaultdict(dict)
         for position, delta in changes:
@@ -155,7 +155,7 @@ class Facts:
     async def of_subjects(self, subjects: list[str]) -> dict[str, list[dict[str, Any]]]:
         return {
             d["_id"]: [_as_fact(d["_id"], f) for f in d.get("facts") or []]
-            async for d in self.people.find({"_id": {"$in": subjects}}, {"facts": 1})
+            async for d in find_by_ids(self.people, subjects, {"facts": 1})
         }
 
     async def day_documents(self, end: datetime) -> list[dict[str, Any]]:

@@ -287,7 +287,7 @@ async def put_segment(segment_id: SegmentId, body: SegmentIn, request: Request) 
     segments: Segments = request.app.state.segments
     now = datetime.now(UTC)
     await segments.define(segment_id, body.name, body.rules, body.ids, now)
-    changed = await segments.refresh_all(await request.app.state.facts.until(now), now)
+    changed = await segments.refresh_all(await request.app.state.facts.until(now), now, only=segment_id)
     return {"id": segment_id, "size": len(await segments.member_ids(segment_id)), "changed": changed}
 
 

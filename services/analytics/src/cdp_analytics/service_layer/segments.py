@@ -14,7 +14,7 @@ from typing import Any
 from cdp_common.contracts.analytics import SegmentMembership
 from cdp_common.events import make_event
 from cdp_common.messaging import EventPublisher
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 from cdp_common.topics import ANALYTICS_EVENTS
 from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -101,9 +101,9 @@ class Segments:
             return 0
         segments = [(seg, self._rules_of(seg)) for seg in await self.all()]
         subjects = list(people)
-        scores = {d["_id"]: d async for d in self.scores.find({"_id": {"$in": subjects}})}
+        scores = {d["_id"]: d async for d in find_by_ids(self.scores, subjects)}
         keys = [f"{seg['_id']}|{s}" for s in subjects for seg, _ in segments]
-        present = {d["_id"] async for d in self.members.find({"_id": {"$in": keys}}, {"_id": 1})}
+        present = {d["_id"] async for d in find_by_ids(self.members, keys, {"_id": 1})}
         changes = []
         for subject, own in people.items():
             customer = customers_from(own).get(subject)
@@ -118,13 +118,15 @@ class Segments:
                     changes.append((seg, subject, member))
         return await self._apply(changes, now)
 
-    async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime) -> int:
-        """Every segment over every customer (time passes: windows move, silences grow)."""
+    async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime, only: str | None = None) -> int:
+        """Every segment (or `only` that one) over every customer (time passes: windows move, silences grow)."""
         grouped = by_subject(all_facts)
         customers = customers_from(all_facts)
         scores = {d["_id"]: d async for d in self.scores.find({})}
         changes = []
         for seg in await self.all():
+            if only is not None and seg["_id"] != only:
+                continue
             current = await self.member_ids(seg["_id"])
             rules = self._rules_of(seg)
             if rules is None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from cdp_common.events import utcnow
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_consent.adapters.check_cache import CheckCache, CheckView
@@ -42,7 +42,7 @@ class ConsentSubjects:
         return await self.subjects.find_one({"_id": person_id})
 
     async def get_many(self, person_ids: list[str]) -> dict[str, Document]:
-        return {d["_id"]: d async for d in self.subjects.find({"_id": {"$in": person_ids}})}
+        return {d["_id"]: d async for d in find_by_ids(self.subjects, person_ids)}
 
     async def resolve(self, person_id: str) -> str:
         """The person standing today for `person_id` (follows merges)."""
@@ -225,4 +225,4 @@ class ConsentSubjects:
         self.cache.forget([person_id])
 
     async def suppressed(self, person_ids: list[str]) -> dict[str, Document]:
-        return {d["_id"]: d async for d in self.suppressions.find({"_id": {"$in": person_ids}})}
+        return {d["_id"]: d async for d in find_by_ids(self.suppressions, person_ids)}

@@ -17,7 +17,7 @@ from typing import Any
 
 from cdp_common.events import EventEnvelope
 from cdp_common.identifiers import fold
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -195,7 +195,7 @@ class ContactRepository:
     async def refresh_search_index(self, contact_ids: list[str]) -> None:
         """Read these contacts again by `_id` (another replica may have changed them) into the search memory."""
         assert self.memory is not None
-        found = {str(d["_id"]): d async for d in self.contacts.find({"_id": {"$in": contact_ids}}, PROJECTION)}
+        found = {str(d["_id"]): d async for d in find_by_ids(self.contacts, contact_ids, PROJECTION)}
         for cid in contact_ids:
             self.memory.put(found.get(cid), cid)
 
@@ -348,14 +348,14 @@ class ContactRepository:
 
     async def ids_for(self, keys: list[str]) -> list[str]:
         ids: list[str] = []
-        async for d in self.keys.find({"_id": {"$in": keys}}):
+        async for d in find_by_ids(self.keys, keys):
             ids += [i for i in d.get("contacts", []) if i not in ids]
         return ids
 
     async def get_many(self, ids: list[str]) -> list[Contact]:
         if not ids:
             return []
-        return [from_document(d) async for d in self.contacts.find({"_id": {"$in": ids}}, {"outbox": 0})]
+        return [from_document(d) async for d in find_by_ids(self.contacts, ids, {"outbox": 0})]
 
     async def index_keys(self, contacts: list[Contact]) -> None:
         """Add each contact under its identifiers (stale entries are harmless: readers re-check the contact)."""

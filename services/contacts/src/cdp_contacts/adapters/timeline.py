@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -91,7 +91,7 @@ class Timeline:
         """The entries of `ids` (as the contact's index lists them) still on its timeline, newest first."""
         if not ids:
             return []
-        docs = [d async for d in self.entries.find({"_id": {"$in": ids}})]
+        docs = [d async for d in find_by_ids(self.entries, ids)]
         return sorted(
             (d for d in docs if d["contact_id"] == contact_id and (types is None or d["type"] in types)),
             key=lambda d: d["_id"],
