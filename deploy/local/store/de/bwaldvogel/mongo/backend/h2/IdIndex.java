@@ -2,6 +2,7 @@ package de.bwaldvogel.mongo.backend.h2;
 
 import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.KeyValue;
+import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.bson.Document;
 import org.h2.mvstore.MVMap;
 
@@ -55,7 +56,7 @@ public final class IdIndex extends H2UniqueIndex {
     protected boolean putKeyPosition(KeyValue key, Object position) {
         boolean added = super.putKeyPosition(key, position);
         if (added) {
-            positions.put(key, super.getPosition(key));
+            positions.put(key, Missing.ofNullable(position));  // what the library stores in its map
         }
         return added;
     }
