@@ -83,6 +83,19 @@ class ServiceRuntime:
         self.background.append(asyncio.create_task(guarded(), name=name))
 
 
+def _conventions(runtime: ServiceRuntime) -> dict[str, Any]:
+    """What every consumer of this service shares: its group, dead-letter topic, catalogue, inbox and back-off."""
+    assert runtime.broker is not None
+    return {
+        "group_id": runtime.settings.group_id,
+        "dead_letter_topic": dead_letter_topic(runtime.settings.service_name).name,
+        "registry": REGISTRY,
+        "inbox": Inbox(lambda: runtime.db, runtime.settings.group_id),
+        "publisher_broker": runtime.broker,
+        "retry_backoff_seconds": runtime.settings.retry_backoff_seconds,
+    }
+
+
 def consume(
     runtime: ServiceRuntime,
     topic: Topic,
@@ -92,16 +105,8 @@ def consume(
     description: str,
 ) -> EventConsumer:
     """Subscribe this service's consumer group to `topic`, routing event types to `handlers`."""
+    consumer = EventConsumer(**_conventions(runtime), handlers=dict(handlers))
     assert runtime.broker is not None
-    consumer = EventConsumer(
-        group_id=runtime.settings.group_id,
-        dead_letter_topic=dead_letter_topic(runtime.settings.service_name).name,
-        registry=REGISTRY,
-        inbox=Inbox(lambda: runtime.db, runtime.settings.group_id),
-        publisher_broker=runtime.broker,
-        handlers=dict(handlers),
-        retry_backoff_seconds=runtime.settings.retry_backoff_seconds,
-    )
     subscribe(runtime.broker, topic.name, consumer, title=title, description=description)
     return consumer
 
@@ -118,17 +123,8 @@ def consume_batch(
 ) -> BatchEventConsumer:
     """Subscribe this service's consumer group to `topic`, handing the events of `types` to `handler` a poll at a
     time (the handler is idempotent on its own: see `BatchEventConsumer`)."""
+    consumer = BatchEventConsumer(**_conventions(runtime), types=frozenset(types), batch_handler=handler)
     assert runtime.broker is not None
-    consumer = BatchEventConsumer(
-        group_id=runtime.settings.group_id,
-        dead_letter_topic=dead_letter_topic(runtime.settings.service_name).name,
-        registry=REGISTRY,
-        inbox=Inbox(lambda: runtime.db, runtime.settings.group_id),
-        publisher_broker=runtime.broker,
-        retry_backoff_seconds=runtime.settings.retry_backoff_seconds,
-        types=frozenset(types),
-        batch_handler=handler,
-    )
     subscribe_batch(runtime.broker, topic.name, consumer, title=title, description=description, max_records=max_records)
     return consumer
 

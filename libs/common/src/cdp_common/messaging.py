@@ -378,26 +378,29 @@ def _summarise(e: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()[:10])
 
 
+def _committing_after_effect(consumer: EventConsumer, title: str, description: str) -> dict[str, Any]:
+    """Subscriber options every consumer shares: its group, offsets committed after the effect, from the start."""
+    return {
+        "group_id": consumer.group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "title": title,
+        "description": description,
+    }
+
+
 def subscribe(broker: KafkaBroker, topic: str, consumer: EventConsumer, *, title: str, description: str) -> Any:
     """Register `consumer` on `topic` as a FastStream subscriber committing after the effect."""
     _BROKER_CONSUMERS.setdefault(broker, {})[topic] = consumer
 
-    @broker.subscriber(
-        topic,
-        group_id=consumer.group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=title,
-        description=description,
-        max_poll_records=100,
-    )
     async def on_event(body: EventEnvelope, msg: KafkaMessage) -> None:
         # `body` documents the envelope in AsyncAPI; the consumer re-reads the raw record to own every check.
         record = msg.raw_message
         assert not isinstance(record, tuple)
         await consumer.handle_record(topic, record.key, record.value or b"", record.partition, record.offset)
 
-    return on_event
+    options = _committing_after_effect(consumer, title, description)
+    return broker.subscriber(topic, **options, max_poll_records=100)(on_event)
 
 
 async def _undecoded(msg: Any) -> Any:
@@ -418,21 +421,16 @@ def subscribe_batch(
     """Register `consumer` on `topic` as a batch subscriber (up to `max_records` per poll) committing after the
     handler returned; a failure rewinds every partition of the batch and redelivers it."""
 
-    @broker.subscriber(
-        topic,
-        group_id=consumer.group_id,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
-        title=title,
-        description=description,
-        batch=True,
-        max_records=max_records,
-        batch_timeout_ms=batch_timeout_ms,
-        decoder=_undecoded,
-    )
     async def on_batch(msg: KafkaMessage) -> None:
         records = msg.raw_message
         assert isinstance(records, tuple)
         await consumer.handle_batch(records)
 
-    return on_batch
+    options: dict[str, Any] = {
+        **_committing_after_effect(consumer, title, description),
+        "batch": True,
+        "max_records": max_records,
+        "batch_timeout_ms": batch_timeout_ms,
+        "decoder": _undecoded,
+    }
+    return broker.subscriber(topic, **options)(on_batch)
