@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cdp_analytics.domain.kpis import Period, compute
+from cdp_analytics.domain.kpis import Period, compute, of_days
+from cdp_analytics.domain.rollups import roll_up
 
 Q1 = Period(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
@@ -58,6 +59,12 @@ def test_textbook_formulas() -> None:
     assert k["email_open_rate"]["value"] == 50.0 and k["email_click_through_rate"]["value"] == 50.0
     assert k["marketing_roi"]["value"] == 50.0  # (300 - 200) / 200
     assert "formula" in k["customer_lifetime_value"] and k["customer_lifetime_value"]["value"] is not None
+
+
+def test_the_daily_roll_ups_give_the_same_textbook_figures() -> None:
+    days = list(roll_up(FACTS).values())
+    assert of_days(days, Q1) == compute(FACTS, Q1)
+    assert of_days(days, Q1.previous()) == compute([x for x in FACTS if x["at"] < Q1.start], Q1.previous())
 
 
 def test_empty_period_has_no_figures_rather_than_zero_divisions() -> None:

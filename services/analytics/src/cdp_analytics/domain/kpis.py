@@ -157,6 +157,11 @@ def tally_of_days(days: list[dict[str, Any]], p: Period) -> Tally:
     return t
 
 
+def of_days(days: list[dict[str, Any]], p: Period) -> dict[str, Any]:
+    """Every KPI of `p` from the day documents (`days`: any that include every day before `p.end`)."""
+    return figures(tally_of_days([d for d in days if d["_id"] < p.end.date().isoformat()], p), p)
+
+
 def compute(facts: list[dict[str, Any]], p: Period) -> dict[str, Any]:
     """Every KPI of `p` from `facts` (every fact up to `p.end`)."""
     return figures(tally(facts, p), p)

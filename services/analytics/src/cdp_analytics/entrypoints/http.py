@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain.customers import by_subject, customers_from, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.journey import funnel
-from cdp_analytics.domain.kpis import Period, figures, for_members, tally_of_days
+from cdp_analytics.domain.kpis import Period, for_members, of_days
 from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
 from cdp_analytics.service_layer.segments import Segments
@@ -87,7 +87,7 @@ async def kpis(
         days = await facts.day_documents(period.end)
 
         def of(p: Period) -> dict[str, Any]:
-            return figures(tally_of_days([d for d in days if d["_id"] < p.end.date().isoformat()], p), p)
+            return of_days(days, p)
     else:  # a segment: its members' own facts
         own = [f for fs in (await facts.of_subjects(sorted(members))).values() for f in fs if f["at"] < period.end]
 
@@ -138,8 +138,7 @@ async def report(
 ) -> Response:
     period, previous = calendar_period(granularity, within_years(at, "at"))
     days = await request.app.state.facts.day_documents(period.end)
-    now = figures(tally_of_days(days, period), period)
-    before = figures(tally_of_days([d for d in days if d["_id"] < previous.end.date().isoformat()], previous), previous)
+    now, before = of_days(days, period), of_days(days, previous)
     rows = []
     for name, k in now.items():
         value = k.get("value") if isinstance(k, dict) else k
