@@ -170,6 +170,20 @@ class Record:
         self.topic, self.partition, self.offset, self.key, self.value = "t", partition, offset, key, value
 
 
+def batch_consumer(broker: FakeBroker, handler: Any) -> BatchEventConsumer:
+    """A batch consumer of `contact.created` handing its batches to `handler`."""
+    return BatchEventConsumer(
+        group_id="g",
+        dead_letter_topic="dlq",
+        registry=REGISTRY,
+        inbox=FakeInbox(),  # type: ignore[arg-type]
+        publisher_broker=broker,  # type: ignore[arg-type]
+        retry_backoff_seconds=0,
+        types=frozenset({"contact.created"}),
+        batch_handler=handler,
+    )
+
+
 async def test_a_batch_dead_letters_its_poison_skips_other_types_and_hands_over_the_rest_at_once() -> None:
     broker = FakeBroker()
     handed: list[list[tuple[str, int]]] = []
@@ -177,15 +191,7 @@ async def test_a_batch_dead_letters_its_poison_skips_other_types_and_hands_over_
     async def on_batch(deliveries: list[Any]) -> None:
         handed.append([(d.envelope.id, d.offset) for d in deliveries])
 
-    consumer = BatchEventConsumer(
-        group_id="g",
-        dead_letter_topic="dlq",
-        registry=REGISTRY,
-        inbox=FakeInbox(),  # type: ignore[arg-type]
-        publisher_broker=broker,  # type: ignore[arg-type]
-        types=frozenset({"contact.created"}),
-        batch_handler=on_batch,
-    )
+    consumer = batch_consumer(broker, on_batch)
     good, other = created("c1"), created("c2")
     ignored = other.model_copy(update={"type": "contact.updated"})
     records = (
@@ -205,15 +211,6 @@ async def test_a_failing_batch_is_raised_for_redelivery() -> None:
     async def failing(deliveries: list[Any]) -> None:
         raise ConnectionError("store down")
 
-    consumer = BatchEventConsumer(
-        group_id="g",
-        dead_letter_topic="dlq",
-        registry=REGISTRY,
-        inbox=FakeInbox(),  # type: ignore[arg-type]
-        publisher_broker=FakeBroker(),  # type: ignore[arg-type]
-        retry_backoff_seconds=0,
-        types=frozenset({"contact.created"}),
-        batch_handler=failing,
-    )
+    consumer = batch_consumer(FakeBroker(), failing)
     with pytest.raises(ConnectionError):
         await consumer.handle_batch((Record(b"c1", raw(created("c1")), 0),))

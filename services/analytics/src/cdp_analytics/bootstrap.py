@@ -106,7 +106,6 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
         app.state.publisher = publisher
         app.state.segments = Segments(rt.db, publisher)
         await app.state.segments.ensure_built_in(datetime.now(UTC))
-        await app.state.facts.ensure_indexes()
         if settings.evaluation_interval_seconds > 0:
             rt.spawn(evaluate_every(settings.evaluation_interval_seconds), "evaluate-relationships")
 

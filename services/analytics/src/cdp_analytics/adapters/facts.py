@@ -64,9 +64,6 @@ class Facts:
         self.people = db["activity"]
         self.days = db["kpi_days"]
 
-    async def ensure_indexes(self) -> None:
-        """Every read is by `_id`, on any store."""
-
     async def record(self, event_id: str, kind: str, subject: str, at: datetime, **values: Any) -> bool:
         """One fact outside Kafka; False when it was already there."""
         found = await self.record_batch(
@@ -106,13 +103,13 @@ class Facts:
             moved = {s: o for s, o in moved.items() if o > marks.get(s, -1)}
             if not new and not moved:
                 continue
-            update: dict[str, Any] = {"$set": {f"wm.{s}": o for s, o in moved.items()}}
+            update: dict[str, Any] = {}
+            if moved:
+                update["$set"] = {f"wm.{s}": o for s, o in moved.items()}
             if new:
                 update["$push"] = {"facts": {"$each": [_stored(f) for f in new]}}
                 update["$max"] = {"last_at": max(f["at"] for f in new)}
                 touched[subject] = own + new
-            if not update["$set"]:
-                del update["$set"]
             people.append(UpdateOne(_guard(subject, marks, moved), update, upsert=True))
 
         await self._roll_up(changes)
@@ -128,13 +125,12 @@ class Facts:
         inc: dict[str, dict[str, float]] = defaultdict(dict)
         moved: dict[str, dict[str, int]] = defaultdict(dict)
         for position, delta in changes:
-            slot = _slot(position[0]) if position else None
+            slot, offset = (_slot(position[0]), position[1]) if position else (None, -1)
             for (day, path), value in delta.items():
                 if slot is not None:
-                    assert position is not None
-                    if position[1] <= stored.get(day, {}).get(slot, -1):
+                    if offset <= stored.get(day, {}).get(slot, -1):
                         continue
-                    moved[day][slot] = max(moved[day].get(slot, -1), position[1])
+                    moved[day][slot] = max(moved[day].get(slot, -1), offset)
                 inc[day][path] = inc[day].get(path, 0) + value
         ops = []
         for day in days:
@@ -148,7 +144,7 @@ class Facts:
                 ops.append(UpdateOne(_guard(day, marks, moved.get(day, {})), update, upsert=True))
         await _write(self.days, ops)
 
-    async def of_subject_indexed(self, subject: str) -> list[dict[str, Any]]:
+    async def of_subject(self, subject: str) -> list[dict[str, Any]]:
         doc = await self.people.find_one({"_id": subject}, {"facts": 1})
         return [_as_fact(subject, f) for f in (doc or {}).get("facts") or []]
 
@@ -164,9 +160,8 @@ class Facts:
         days = [d async for d in self.days.find({}, {"wm": 0}) if d["_id"] < last]
         return sorted(days, key=lambda d: str(d["_id"]))
 
-    async def daily_counts(self, kind: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    async def contacts_created_per_day(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Contacts created per UTC day in [start, end), from the roll-ups."""
-        assert kind == "contact_created", "only contact creations are rolled up by day"
         first = start.date().isoformat()
         days = [d for d in await self.day_documents(end) if d["_id"] >= first and d.get("contacts_created")]
         return [{"day": d["_id"], "count": d["contacts_created"]} for d in days]
@@ -183,9 +178,6 @@ class Facts:
         """The person's facts go; the daily totals they were counted in stay (they hold no one's data)."""
         doc = await self.people.find_one_and_delete({"_id": subject}, {"facts.id": 1})
         return len((doc or {}).get("facts") or [])
-
-    async def of_subject(self, subject: str) -> list[dict[str, Any]]:
-        return await self.of_subject_indexed(subject)
 
 
 def _stored(fact: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +199,6 @@ async def _write(collection: Any, ops: list[UpdateOne]) -> None:
         result = await collection.bulk_write(ops, ordered=False)
     except BulkWriteError as e:  # an upsert raced another consumer's insert of the same document
         raise Contended(f"{collection.name}: {len(e.details.get('writeErrors', []))} writes lost a race") from None
-    if result.matched_count + result.upserted_count < len(ops):
-        raise Contended(
-            f"{collection.name}: {len(ops) - result.matched_count - result.upserted_count} changed meanwhile"
-        )
+    missed = len(ops) - result.matched_count - result.upserted_count
+    if missed > 0:
+        raise Contended(f"{collection.name}: {missed} documents changed meanwhile")

@@ -55,7 +55,7 @@ async def new_contacts(
 ) -> dict[str, Any]:
     period = period_of(from_, to)
     facts: Facts = request.app.state.facts
-    days = await facts.daily_counts("contact_created", period.start, period.end)
+    days = await facts.contacts_created_per_day(period.start, period.end)
     return {
         "formula": "count(contact.created) per UTC day",
         "from": from_,
@@ -196,7 +196,7 @@ async def customer(
     contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
 ) -> dict[str, Any]:
     facts: Facts = request.app.state.facts
-    found = customers_from(await facts.of_subject_indexed(contact_id)).get(contact_id)
+    found = customers_from(await facts.of_subject(contact_id)).get(contact_id)
     if found is None:
         raise Problem(404, "Unknown customer", f"analytics holds no fact about {contact_id}")
     now = datetime.now(UTC)

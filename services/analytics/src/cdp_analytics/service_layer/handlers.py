@@ -67,5 +67,5 @@ async def on_batch(deliveries: list[Delivery], facts: Facts, segments: Segments 
     if segments is None:
         return
     # segment membership follows the event; campaigns are not people
-    people = {str(getattr(d.payload, "contact_id", None)) for d in deliveries if getattr(d.payload, "contact_id", None)}
+    people = {str(cid) for d in deliveries if (cid := getattr(d.payload, "contact_id", None))}
     await segments.refresh_subjects({s: own for s, own in touched.items() if s in people}, utcnow())

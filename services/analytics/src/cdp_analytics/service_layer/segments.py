@@ -93,7 +93,7 @@ class Segments:
 
     async def refresh_subject(self, facts: Facts, subject: str, now: datetime) -> int:
         """Evaluate one customer (after a new fact) against every segment. Returns how many memberships changed."""
-        return await self.refresh_subjects({subject: await facts.of_subject_indexed(subject)}, now)
+        return await self.refresh_subjects({subject: await facts.of_subject(subject)}, now)
 
     async def refresh_subjects(self, people: dict[str, list[dict[str, Any]]], now: datetime) -> int:
         """Evaluate customers (with all their facts) against every segment: three reads whatever their number."""
