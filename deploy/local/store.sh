@@ -8,7 +8,7 @@ PORT="${CDP_STORE_PORT:-27017}"
 LIB="$CDP_CACHE_DIR/store/lib"
 CLASSES="$CDP_CACHE_DIR/store/classes"
 SRC="$REPO_ROOT/deploy/local/store/DocumentStoreServer.java"
-INDEX_SRC="$REPO_ROOT/deploy/local/store/de/bwaldvogel/mongo/backend/h2/IdIndex.java"
+LIBRARY_SRC="$REPO_ROOT/deploy/local/store/de/bwaldvogel/mongo/backend/h2"
 PIDFILE="$RUN_DIR/store.pid"
 
 start() {
@@ -16,9 +16,9 @@ start() {
   if port_open 127.0.0.1 "$PORT"; then die "store: port $PORT is taken by another process"; fi
   resolve_classpath "$REPO_ROOT/deploy/local/store/pom.xml" "$LIB"
   if [ ! -f "$CLASSES/DocumentStoreServer.class" ] || [ "$SRC" -nt "$CLASSES/DocumentStoreServer.class" ] \
-     || [ "$INDEX_SRC" -nt "$CLASSES/DocumentStoreServer.class" ]; then
-    mkdir -p "$CLASSES"
-    javac -cp "$LIB/*" -d "$CLASSES" "$SRC" "$INDEX_SRC" || die "store: javac failed"
+     || [ -n "$(find "$LIBRARY_SRC" -name '*.java' -newer "$CLASSES/DocumentStoreServer.class")" ]; then
+    rm -rf "$CLASSES" && mkdir -p "$CLASSES"
+    javac -cp "$LIB/*" -d "$CLASSES" "$SRC" "$LIBRARY_SRC"/*.java || die "store: javac failed"
   fi
   mkdir -p "$DATA_DIR/store"
   log "store: starting on 127.0.0.1:$PORT"

@@ -1,11 +1,8 @@
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
-import de.bwaldvogel.mongo.backend.Index;
-import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
-import de.bwaldvogel.mongo.backend.h2.H2Database;
-import de.bwaldvogel.mongo.backend.h2.IdIndex;
+import de.bwaldvogel.mongo.backend.h2.StoreDatabase;
 import org.h2.mvstore.MVStore;
 import java.util.List;
 
@@ -22,26 +19,16 @@ public final class DocumentStoreServer {
         @Override public int getWireVersion() { return 9; }
     };
 
-    /** Opens each collection's `_id` index as an `IdIndex` (see there: lookups from memory, `_id`-first queries). */
-    static final class IdIndexBackend extends H2Backend {
-        IdIndexBackend(MVStore store) {
-            super(store);
+    /** Opens each database as a `StoreDatabase`: documents kept as BSON, `_id` lookups from memory. */
+    static final class StoreBackend extends H2Backend {
+        StoreBackend(MVStore store) {
+            super(store);  // opens the databases an earlier store wrote, moving their maps (see StoreDatabase)
+            StoreDatabase.namesIn(store).forEach(this::resolveDatabase);
         }
 
         @Override
         protected MongoDatabase openOrCreateDatabase(String name) {
-            return new H2Database(name, getMvStore(), getCursorRegistry()) {
-                @Override
-                protected Index<Object> openOrCreateUniqueIndex(
-                        String collection, String index, List<IndexKey> keys, boolean sparse) {
-                    Index<Object> created = super.openOrCreateUniqueIndex(collection, index, keys, sparse);
-                    try {
-                        return IdIndex.of(created, index, keys, sparse);
-                    } catch (Exception e) {
-                        throw new IllegalStateException("cannot open the _id index of " + collection, e);
-                    }
-                }
-            };
+            return new StoreDatabase(name, getMvStore(), getCursorRegistry());
         }
     }
 
@@ -61,7 +48,7 @@ public final class DocumentStoreServer {
                 .autoCommitBufferSize(64 * 1024)
                 .cacheSize(256)
                 .open();
-        H2Backend backend = new IdIndexBackend(mvStore);
+        H2Backend backend = new StoreBackend(mvStore);
         backend.version(ANNOUNCED);
         MongoServer server = new MongoServer(backend);
         server.bind(host, port);

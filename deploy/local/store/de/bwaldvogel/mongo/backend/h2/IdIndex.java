@@ -6,7 +6,6 @@ import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.bson.Document;
 import org.h2.mvstore.MVMap;
 
-import java.lang.reflect.Field;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,16 +34,12 @@ public final class IdIndex extends H2UniqueIndex {
         }
     }
 
-    /** The library's index for `_id`, wrapped; any other index as it is. */
-    @SuppressWarnings("unchecked")
-    public static H2UniqueIndex of(Object created, String name, List<IndexKey> keys, boolean sparse) throws Exception {
-        H2UniqueIndex index = (H2UniqueIndex) created;
+    /** The `_id` index as this class; any other unique index as the library's. */
+    static H2UniqueIndex of(MVMap<KeyValue, Object> map, String name, List<IndexKey> keys, boolean sparse) {
         if (keys.size() != 1 || !keys.get(0).getKey().equals("_id") || sparse) {
-            return index;
+            return new H2UniqueIndex(map, name, keys, sparse);
         }
-        Field field = H2UniqueIndex.class.getDeclaredField("mvMap");
-        field.setAccessible(true);
-        return new IdIndex((MVMap<KeyValue, Object>) field.get(index), name, keys, sparse);
+        return new IdIndex(map, name, keys, sparse);
     }
 
     @Override
