@@ -45,6 +45,19 @@ class TestSingleDocumentAtomicity:
         doc = await db.c.find_one({"_id": "r"})
         assert doc == {"_id": "r", "linked_by": "first", "last": "second"}
 
+    async def test_many_ids_at_once(self, db: AsyncDatabase[Document]) -> None:
+        await db.c.insert_many([{"_id": f"id{i}", "token": "odd" if i % 2 else "even"} for i in range(40)])
+        ids = [f"id{i}" for i in range(0, 40, 2)] + ["id2", "missing"]  # 20 known, one twice, one unknown
+        first = await db.c.update_many({"_id": {"$in": ids}}, {"$set": {"seen": True}})
+        again = await db.c.update_many({"_id": {"$in": ids}}, {"$set": {"seen": True}})
+        assert (first.matched_count, first.modified_count) == (20, 20)
+        assert (again.matched_count, again.modified_count) == (20, 0)
+        assert await db.c.count_documents({"_id": {"$in": ids}, "seen": True}) == 20
+        assert await db.c.count_documents({"seen": True}) == 20
+        gone = await db.c.delete_many({"_id": {"$in": [f"id{i}" for i in range(10)]}, "token": "odd"})
+        assert gone.deleted_count == 5
+        assert await db.c.count_documents({}) == 35
+
     async def test_pull_by_nested_field_and_size(self, db: AsyncDatabase[Document]) -> None:
         await db.c.insert_one({"_id": "a", "outbox": [{"event": {"id": "e1"}}, {"event": {"id": "e2"}}]})
         await db.c.update_one({"_id": "a"}, {"$pull": {"outbox": {"event.id": "e1"}}})

@@ -12,18 +12,18 @@ import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.oplog.Oplog;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
-import org.h2.mvstore.type.DataType;
 
 import java.lang.reflect.Field;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
  * A database of the local document store (deploy/local/store.sh): the library's H2 database with
- * - each collection's documents kept as BSON (`BsonDocuments`), in a map named `bson.<db>.<collection>`;
+ * - each collection a `StoreCollection`, its documents kept as BSON (`BsonDocuments`) in `bson.databases.<db>.<coll>`;
  * - each unique index's keys ordered without serialising them (`IndexKeys`), in `keys.<db>.<collection>._index_<name>`;
  * - the `_id` index answered from memory (`IdIndex`).
  * A map an earlier store wrote under the library's name is copied into its new map the first time the collection or
@@ -64,13 +64,13 @@ public final class StoreDatabase extends H2Database {
         }
     }
 
-    private <K, V> MVMap<K, V> open(String prefix, String name, MVMap.Builder<K, V> builder) {
+    private <K, V> MVMap<K, V> open(String prefix, String name, MVMap.Builder<K, V> builder, Function<Object, V> moved) {
         MVStore store = mvStore();
         MVMap<K, V> map = store.openMap(prefix + name, builder);
         if (store.hasMap(name)) {
-            MVMap<K, V> legacy = store.openMap(name);
-            for (Map.Entry<K, V> e : legacy.entrySet()) {
-                map.put(e.getKey(), e.getValue());
+            MVMap<K, Object> legacy = store.openMap(name);
+            for (Map.Entry<K, Object> e : legacy.entrySet()) {
+                map.put(e.getKey(), moved.apply(e.getValue()));
             }
             store.removeMap(legacy);
         }
@@ -91,18 +91,18 @@ public final class StoreDatabase extends H2Database {
     @Override
     protected MongoCollection<Object> openOrCreateCollection(String collectionName, CollectionOptions options) {
         String fullName = getFullCollectionNamespace(collectionName);
-        DataType<Document> bson = new BsonDocuments();
-        MVMap<Object, Document> documents =
-                open(DOCUMENTS, DATABASES_PREFIX + fullName, new MVMap.Builder<Object, Document>().valueType(bson));
+        MVMap<Object, BsonDocuments.Stored> documents = open(DOCUMENTS, DATABASES_PREFIX + fullName,
+                new MVMap.Builder<Object, BsonDocuments.Stored>().valueType(new BsonDocuments()),
+                document -> new BsonDocuments.Stored((Document) document));
         MVMap<String, Object> meta = mvStore().openMap("meta." + fullName);
-        return new H2Collection(this, collectionName, options, documents, meta, cursorRegistry);
+        return new StoreCollection(this, collectionName, options, documents, meta, cursorRegistry);
     }
 
     @Override
     protected Index<Object> openOrCreateUniqueIndex(
             String collection, String index, List<IndexKey> keys, boolean sparse) {
         MVMap<KeyValue, Object> map = open(KEYS, indexMap(getFullCollectionNamespace(collection), index),
-                new MVMap.Builder<KeyValue, Object>().keyType(new IndexKeys()));
+                new MVMap.Builder<KeyValue, Object>().keyType(new IndexKeys()), position -> position);
         return IdIndex.of(map, index, keys, sparse);
     }
 
