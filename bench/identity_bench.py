@@ -4,8 +4,9 @@ Each true person appears in 3-5 sources with the noise real channels produce: Vi
 accents dropped, typos, missing fields, day/month swapped birth dates, phones in any format, gmail dots and
 +tags, shared family phones. Records go one by one through the streaming matcher (the same code the identity
 service runs) against the real document store; the script prints pairwise precision, recall and F1, records/s and
-per-record latency. Needs the store of `make up` (or CRM_MONGODB_URI). The same records then go through
-recordlinkage (batch, unsupervised ECM) for comparison; install it with `uv sync --group bench`.
+per-record latency, and the evidence bound: the most recall any matcher could reach on these records without
+linking people on a common name alone. Needs the store of `make up` (or CRM_MONGODB_URI). The same records then go
+through recordlinkage (batch, unsupervised ECM) for comparison; install it with `uv sync --group bench`.
 
     uv sync --group bench && uv run python bench/identity_bench.py [--people 2000] [--hard]
 """
@@ -159,6 +160,11 @@ async def run(people: int, hard: bool, seed: int) -> None:
         f"speed: {len(records) / elapsed:,.0f} records/s in one process; per record p50 {lat[len(lat) // 2]:.1f} ms, "
         f"p99 {lat[int(len(lat) * 0.99)]:.1f} ms"
     )
+    bound = evidence_bound(records)
+    print(
+        f"evidence bound: {bound:.4f} of the true pairs share any evidence through their own person's records; no "
+        f"matcher that never links on a common name alone can recall more (F1 at most {2 * bound / (1 + bound):.4f})"
+    )
     await client.drop_database(dbname)
     await client.close()
     batch_tool(records, truth)
@@ -215,6 +221,57 @@ def batch_tool(records: list[dict[str, Any]], truth: dict[str, int]) -> None:
         f"recordlinkage {recordlinkage.__version__} (batch, ECM): precision {precision:.4f}  recall {recall:.4f}  "
         f"F1 {f1:.4f}  in {elapsed:.1f}s for all {len(records):,} records at once"
     )
+
+
+def _root(group: list[int], i: int) -> int:
+    while group[i] != i:
+        i = group[i]
+    return i
+
+
+def evidence_bound(records: list[dict[str, Any]]) -> float:
+    """The recall no matcher can pass on these records without guessing: the share of true pairs whose two records
+    are joined, through records of their own person, by some shared evidence. Evidence, counted generously (with
+    hindsight no streaming matcher has): the same canonical email or phone (even a family's), or names that agree
+    (same accent-folded tokens, or Jaro-Winkler >= 0.92 as the matcher's fuzzy level) with the same birth date or
+    its day/month swap, or agreeing names that no other person in the whole data set carries. A pair with none of
+    these stays apart for every matcher that does not link two people on a common name alone."""
+    from cdp_identity.domain.normalise import canonical_email, canonical_phone, name_tokens
+    from rapidfuzz.distance import JaroWinkler
+
+    def facts(r: dict[str, Any]) -> tuple[set[str], str]:
+        ids = {f"e:{e}" for e in (canonical_email(x) for x in r["emails"]) if e}
+        ids |= {f"p:{p}" for p in (canonical_phone(x) for x in r["phones"]) if p}
+        return ids, " ".join(sorted(name_tokens(r["full_name"])[1]))
+
+    carriers: dict[str, set[int]] = defaultdict(set)
+    for r in records:
+        carriers[facts(r)[1]].add(r["truth"])
+
+    def joined(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        (ids_a, name_a), (ids_b, name_b) = facts(a), facts(b)
+        if ids_a & ids_b:
+            return True
+        if not name_a or not name_b or (name_a != name_b and JaroWinkler.similarity(name_a, name_b) < 0.92):
+            return False
+        x, y = a["birth_date"], b["birth_date"]
+        if x and y and (x == y or (x.year, x.month, x.day) == (y.year, y.day, y.month)):
+            return True
+        return len(carriers[name_a]) == 1 and len(carriers[name_b]) == 1
+
+    people: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        people[r["truth"]].append(r)
+    total = together = 0
+    for own in people.values():
+        group = list(range(len(own)))
+        for i, j in combinations(range(len(own)), 2):
+            if joined(own[i], own[j]):
+                group[_root(group, i)] = _root(group, j)
+        for i, j in combinations(range(len(own)), 2):
+            total += 1
+            together += _root(group, i) == _root(group, j)
+    return together / total if total else 1.0
 
 
 def main() -> None:
