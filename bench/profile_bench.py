@@ -3,6 +3,7 @@ read is authenticated, rate-limited, audited and relayed to the contacts service
 `make up` with some contacts (`make demo`) and vegeta on PATH
 (`go install github.com/tsenart/vegeta/v12@v12.12.0`).
 
+The figures are taken after `--warmup` seconds at the first rate (not counted), as a gateway in use sees them.
 Requests are spread over `--users` staff accounts (created on first use), because one user is limited to
 200 requests/s per gateway process.
 
@@ -29,6 +30,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, nargs="+", default=[200, 300, 500])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--users", type=int, default=5)
+    parser.add_argument(
+        "--warmup", type=int, default=15, help="seconds at the first rate before measuring, not counted (0: none)"
+    )
     parser.add_argument("--vegeta", default=shutil.which("vegeta"))
     args = parser.parse_args()
     if not args.vegeta:
@@ -52,24 +56,32 @@ def main() -> None:
         for n, cid in enumerate(ids * 5):
             f.write(f"GET {args.gateway}/v1/contacts/{cid}\nAuthorization: Bearer {tokens[n % len(tokens)]}\n\n")
     print(f"{len(ids)} profiles, {len(tokens)} staff users", flush=True)
+
+    def attack(rate: int, seconds: int) -> bytes:
+        return subprocess.run(
+            [
+                args.vegeta,
+                "attack",
+                f"-targets={f.name}",
+                f"-rate={rate}",
+                f"-duration={seconds}s",
+                "-max-workers=128",
+                "-keepalive",
+            ],
+            check=True,
+            capture_output=True,
+        ).stdout
+
     try:
+        if args.warmup > 0:
+            # connections, caches and the JIT of the store settle first: the figures are for a system in use
+            attack(args.rate[0], args.warmup)
+            print(f"warmed up: {args.warmup} s at {args.rate[0]}/s, not counted", flush=True)
         for rate in args.rate:
-            attack = subprocess.run(
-                [
-                    args.vegeta,
-                    "attack",
-                    f"-targets={f.name}",
-                    f"-rate={rate}",
-                    f"-duration={args.seconds}s",
-                    "-max-workers=128",
-                    "-keepalive",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            results = attack(rate, args.seconds)
             report = json.loads(
                 subprocess.run(
-                    [args.vegeta, "report", "-type=json"], input=attack.stdout, check=True, capture_output=True
+                    [args.vegeta, "report", "-type=json"], input=results, check=True, capture_output=True
                 ).stdout
             )
             lat = report["latencies"]

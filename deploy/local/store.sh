@@ -24,7 +24,7 @@ start() {
   log "store: starting on 127.0.0.1:$PORT"
   # The store keeps its documents on the Java heap: with 2 GB, importing 100,000 contacts spent a quarter of its
   # time in young collections; 6 GB (of the 24 here) made the same import 27% faster (docs/store-contract.md).
-  setsid java ${STORE_HEAP_OPTS:--Xms1g -Xmx6g} -XX:+UseG1GC -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+  setsid java ${STORE_HEAP_OPTS:--Xms1g -Xmx6g} ${STORE_GC_OPTS:--XX:+UseG1GC} -Dcdp.store.cacheMb=${STORE_CACHE_MB:-1024} -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
     -cp "$CLASSES:$LIB/*" DocumentStoreServer 127.0.0.1 "$PORT" "$DATA_DIR/store/cdp.mv.db" \
     >>"$LOG_DIR/store.log" 2>&1 < /dev/null &
   echo $! > "$PIDFILE"

@@ -47,7 +47,7 @@ public final class DocumentStoreServer {
         MVStore mvStore = new MVStore.Builder()
                 .fileName(args[2])
                 .autoCommitBufferSize(64 * 1024)
-                .cacheSize(1024)
+                .cacheSize(Integer.getInteger("cdp.store.cacheMb", 1024))
                 .open();
         H2Backend backend = new StoreBackend(mvStore);
         backend.version(ANNOUNCED);
