@@ -14,10 +14,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * The `_id` index of a collection of the local document store (deploy/local/store.sh), as the library's H2 index
  * plus two changes that MongoDB and FerretDB behave like already:
  *
- * 1. Lookups come from memory. The library keeps the index in an MVMap keyed by its own KeyValue class, which
- *    H2 can only order by Java-serialising both keys at every comparison of every lookup: most of the store's CPU
- *    under a write load went there. The map stays the persistent index (written as before); a hash map loaded from
- *    it when the collection opens answers every lookup and uniqueness check.
+ * 1. Lookups come from memory: a hash map loaded from the persistent index (an MVMap, written as before) when the
+ *    collection opens answers every lookup and uniqueness check, without descending the B-tree.
  * 2. A query holding an `_id` equality or `$in` next to other conditions takes its candidates from this index (the
  *    library read every document of the collection unless the query named `_id` alone); the library then checks
  *    each candidate against the whole query, as it does for every indexed query.
