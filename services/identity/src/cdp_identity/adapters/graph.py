@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cdp_common.events import utcnow
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -98,6 +98,24 @@ class IdentityGraph:
             person_id = p["merged_into"]
         return person_id
 
+    async def resolve_many(self, person_ids: list[str]) -> dict[str, str]:
+        """`resolve` for many persons, one round trip per redirect level (usually one in all)."""
+        standing: dict[str, str] = {}
+        pending = {pid: pid for pid in person_ids}
+        for _ in range(10):
+            if not pending:
+                break
+            docs = {d["_id"]: d async for d in find_by_ids(self.persons, list(set(pending.values())))}
+            onward = {}
+            for asked, current in pending.items():
+                into = (docs.get(current) or {}).get("merged_into")
+                if into:
+                    onward[asked] = into
+                else:
+                    standing[asked] = current
+            pending = onward
+        return {**standing, **pending}
+
     async def candidates(self, blocking_keys: list[str], limit: int = 50) -> list[str]:
         docs = [d async for d in self.blocks.find({"_id": {"$in": blocking_keys}})]
         persons: list[str] = []
@@ -105,21 +123,26 @@ class IdentityGraph:
             for pid in d.get("persons", [])[-limit:]:
                 if pid not in persons:
                     persons.append(pid)
+        persons = persons[: limit * 2]
+        standing = await self.resolve_many(persons)
         resolved: list[str] = []
-        for pid in persons[: limit * 2]:
-            r = await self.resolve(pid)
-            if r not in resolved:
-                resolved.append(r)
+        for pid in persons:
+            if standing[pid] not in resolved:
+                resolved.append(standing[pid])
         return resolved[:limit]
 
     async def profiles_of(self, person_id: str, limit: int = 20) -> list[Profile]:
-        p = await self.person(person_id)
-        if p is None:
-            return []
-        keys = p.get("records", [])[-limit:]
-        return [
-            profile_from(d["_id"], d["source"], d["profile"]) async for d in self.records.find({"_id": {"$in": keys}})
-        ]
+        return (await self.profiles_of_many([person_id], limit)).get(person_id, [])
+
+    async def profiles_of_many(self, person_ids: list[str], limit: int = 20) -> dict[str, list[Profile]]:
+        """The latest `limit` records of each person, in the order they joined it: two round trips in all."""
+        keys = {d["_id"]: d.get("records", [])[-limit:] async for d in find_by_ids(self.persons, person_ids)}
+        wanted = [k for ks in keys.values() for k in ks]
+        found = {
+            d["_id"]: profile_from(d["_id"], d["source"], d["profile"])
+            async for d in find_by_ids(self.records, wanted, {"source": 1, "profile": 1})
+        }
+        return {pid: [found[k] for k in ks if k in found] for pid, ks in keys.items()}
 
     async def frequencies(self, profile: Profile) -> Frequencies:
         ids = [f"tok:{t}" for t in profile.name_folded] + ["total"]
@@ -158,8 +181,7 @@ class IdentityGraph:
         new_person: bool,
     ) -> None:
         """Idempotent: re-linking the same record to the same person changes nothing."""
-        existing = await self.records.find_one({"_id": profile.key}, {"person_id": 1})
-        await self.records.update_one(
+        existing = await self.records.find_one_and_update(  # what was there before, if anything
             {"_id": profile.key},
             {
                 "$set": {
@@ -171,6 +193,7 @@ class IdentityGraph:
                     "link": link,
                 },
             },
+            projection={"person_id": 1},
             upsert=True,
         )
         # one atomic write: a new person is never seen without its first record

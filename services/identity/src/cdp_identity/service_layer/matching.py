@@ -98,8 +98,10 @@ def score_against(profile: Profile, others: list[Profile], cfg: MatchingConfig, 
 async def score_candidates(profile: Profile, graph: IdentityGraph, cfg: MatchingConfig) -> list[tuple[str, Score]]:
     freq = await graph.frequencies(profile)
     scored: list[tuple[str, Score]] = []
-    for pid in await graph.candidates(profile.blocking_keys()):
-        others = [o for o in await graph.profiles_of(pid) if o.key != profile.key]
+    candidates = await graph.candidates(profile.blocking_keys())
+    people = await graph.profiles_of_many(candidates)
+    for pid in candidates:
+        others = [o for o in people.get(pid, []) if o.key != profile.key]
         if others:
             scored.append((pid, score_against(profile, others, cfg, freq)))
     return sorted(scored, key=lambda x: -x[1].total)
