@@ -91,15 +91,10 @@ class IdentityGraph:
 
     async def resolve(self, person_id: str) -> str:
         """Follow merge redirects to the person that stands today."""
-        for _ in range(10):
-            p = await self.person(person_id)
-            if p is None or not p.get("merged_into"):
-                return person_id
-            person_id = p["merged_into"]
-        return person_id
+        return (await self.resolve_many([person_id]))[person_id]
 
     async def resolve_many(self, person_ids: list[str]) -> dict[str, str]:
-        """`resolve` for many persons, one round trip per redirect level (usually one in all)."""
+        """`resolve` for many persons, one round trip per redirect level (usually one in all); at most ten levels."""
         standing: dict[str, str] = {}
         pending = {pid: pid for pid in person_ids}
         for _ in range(10):
