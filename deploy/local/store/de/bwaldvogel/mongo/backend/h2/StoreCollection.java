@@ -38,8 +38,11 @@ public final class StoreCollection extends AbstractSynchronizedMongoCollection<O
 
     private final MVMap<Object, BsonDocuments.Stored> dataMap;
     private final MVMap<String, Object> metaMap;
-    private Object lastIds;  // the `$in` list whose set is below (calls are synchronised per collection)
-    private Set<Object> lastIdSet;
+    /** The `$in` list last seen and its set: the matcher asks once per candidate with the same query. One field,
+     *  so a reader on another thread never pairs one list with another's set. */
+    private record IdSet(Collection<?> listed, Set<Object> ids) {}
+
+    private volatile IdSet last;
 
     StoreCollection(MongoDatabase database, String name, CollectionOptions options,
                     MVMap<Object, BsonDocuments.Stored> dataMap, MVMap<String, Object> metaMap,
@@ -57,10 +60,7 @@ public final class StoreCollection extends AbstractSynchronizedMongoCollection<O
 
     @Override
     protected void updateDataSize(int sizeDelta) {
-        synchronized (metaMap) {
-            Number value = (Number) metaMap.get(DATA_SIZE_KEY);
-            metaMap.put(DATA_SIZE_KEY, Long.valueOf(value.longValue() + sizeDelta));
-        }
+        // not tracked (see above): the library calls this only when `tracksDataSize` is true
     }
 
     @Override
@@ -168,8 +168,9 @@ public final class StoreCollection extends AbstractSynchronizedMongoCollection<O
                 || !(condition.get("$in") instanceof Collection<?> listed) || listed.size() < 8) {
             return null;
         }
-        if (listed == lastIds) {
-            return lastIdSet;
+        IdSet seen = last;
+        if (seen != null && seen.listed() == listed) {
+            return seen.ids();
         }
         Set<Object> ids = new HashSet<>(listed.size() * 2);
         for (Object id : listed) {
@@ -178,8 +179,7 @@ public final class StoreCollection extends AbstractSynchronizedMongoCollection<O
             }
             ids.add(id);
         }
-        lastIds = listed;
-        lastIdSet = ids;
+        last = new IdSet(listed, ids);
         return ids;
     }
 }
