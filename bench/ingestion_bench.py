@@ -6,7 +6,11 @@ key, counts what the gateway accepted after Kafka acknowledged (acks=all), and p
 and the same record size, as the ceiling. Needs `make up` (two gateway processes share port 8000 there; the
 consumers of every service keep working through what arrives, on the same cores, as they would in production).
 
-    uv run python bench/ingestion_bench.py [--events 100000] [--concurrency 4]
+`--follow cdp-contacts cdp-analytics` then waits until those consumer groups have applied everything on the
+interactions topic, printing their lag every 5 s, and prints how many events each applied per second from the first
+event sent (a service slower than the gateway shows here as a backlog that takes long to clear).
+
+    uv run python bench/ingestion_bench.py [--events 100000] [--concurrency 4] [--follow GROUP ...]
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,6 +77,49 @@ async def ingest(gateway: str, key: str, total: int, concurrency: int) -> tuple[
     return accepted, elapsed, size
 
 
+INTERACTIONS = "cdp.interactions.events.v1"
+
+
+async def lags(groups: list[str]) -> dict[str, int]:
+    """Events on the interactions topic each group has not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092")
+    await admin.start()
+    await consumer.start()
+    try:
+        described = (await admin.describe_topics([INTERACTIONS]))[0]["partitions"]
+        partitions = [p["partition"] for p in described]
+        out = {}
+        for group in groups:
+            committed = {
+                tp: om.offset
+                for tp, om in (await admin.list_consumer_group_offsets(group)).items()
+                if tp.topic == INTERACTIONS
+            }
+            ends = await consumer.end_offsets([TopicPartition(INTERACTIONS, p) for p in partitions])
+            out[group] = sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def follow(groups: list[str], started: float, events: int) -> None:
+    """Wait until each group has caught up; print its rate over the events of this run (Kafka's producer benchmark
+    ran meanwhile, a few seconds)."""
+    pending = set(groups)
+    while pending:
+        now = asyncio.run(lags(sorted(pending)))
+        elapsed = time.perf_counter() - started
+        for group, lag in now.items():
+            if lag == 0:
+                pending.discard(group)
+                print(f"{group}: applied {events:,} events in {elapsed:.1f}s = {events / elapsed:,.0f} events/s")
+        if pending:
+            print(f"  {elapsed:5.0f}s behind: " + ", ".join(f"{g} {now[g]:,}" for g in sorted(pending)), flush=True)
+            time.sleep(5)
+
+
 BENCH_TOPIC = "cdp.bench.producer-perf"  # never a platform topic: its random records would be poison to consumers
 
 
@@ -117,13 +166,19 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--gateway", default="http://127.0.0.1:8000")
+    ap.add_argument("--follow", nargs="*", default=[], metavar="GROUP", help="consumer groups to wait for")
     args = ap.parse_args()
+    if args.follow:
+        behind = asyncio.run(lags(args.follow))
+        if any(behind.values()):
+            raise SystemExit(f"already behind before this run ({behind}): let them catch up first")
     token = admin_token(args.gateway)
     key = httpx.post(
         f"{args.gateway}/v1/api-keys",
         json={"name": "bench", "scopes": ["order.*", "web.*"]},
         headers={"authorization": f"Bearer {token}"},
     ).json()["api_key"]
+    started = time.perf_counter()
     accepted, elapsed, size = asyncio.run(ingest(args.gateway, key, args.events, args.concurrency))
     rate = accepted / elapsed
     print(
@@ -137,6 +192,8 @@ def main() -> None:
         print(f"ratio gateway / kafka producer: {rate / kafka_rate:.2f}")
     except (ValueError, IndexError):
         pass
+    if args.follow:
+        follow(args.follow, started, accepted)
 
 
 if __name__ == "__main__":

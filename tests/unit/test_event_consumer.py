@@ -23,6 +23,12 @@ class FakeInbox:
     async def remember(self, event: EventEnvelope) -> None:
         self.ids.add(event.id)
 
+    async def seen_of(self, event_ids: Any) -> set[str]:
+        return self.ids & set(event_ids)
+
+    async def remember_all(self, events: list[EventEnvelope]) -> None:
+        self.ids.update(e.id for e in events)
+
 
 class FakeBroker:
     def __init__(self) -> None:
@@ -170,7 +176,7 @@ class Record:
         self.topic, self.partition, self.offset, self.key, self.value = "t", partition, offset, key, value
 
 
-def batch_consumer(broker: FakeBroker, handler: Any) -> BatchEventConsumer:
+def batch_consumer(broker: FakeBroker, handler: Any, use_inbox: bool = False) -> BatchEventConsumer:
     """A batch consumer of `contact.created` handing its batches to `handler`."""
     return BatchEventConsumer(
         group_id="g",
@@ -181,6 +187,7 @@ def batch_consumer(broker: FakeBroker, handler: Any) -> BatchEventConsumer:
         retry_backoff_seconds=0,
         types=frozenset({"contact.created"}),
         batch_handler=handler,
+        use_inbox=use_inbox,
     )
 
 
@@ -214,3 +221,23 @@ async def test_a_failing_batch_is_raised_for_redelivery() -> None:
     consumer = batch_consumer(FakeBroker(), failing)
     with pytest.raises(ConnectionError):
         await consumer.handle_batch((Record(b"c1", raw(created("c1")), 0),))
+
+
+async def test_a_batch_with_the_inbox_hands_over_each_event_once_and_remembers_only_after_success() -> None:
+    handed: list[list[str]] = []
+    fail = True
+
+    async def on_batch(deliveries: list[Any]) -> None:
+        handed.append([d.envelope.id for d in deliveries])
+        if fail:
+            raise ConnectionError("store down")
+
+    consumer = batch_consumer(FakeBroker(), on_batch, use_inbox=True)
+    a, b = created("c1"), created("c2")
+    records = (Record(b"c1", raw(a), 0), Record(b"c2", raw(b), 1), Record(b"c1", raw(a), 2))  # a published twice
+    with pytest.raises(ConnectionError):
+        await consumer.handle_batch(records)
+    fail = False
+    await consumer.handle_batch(records)  # redelivered: nothing was remembered by the failed attempt
+    await consumer.handle_batch(records)  # delivered once more: all were applied
+    assert handed == [[a.id, b.id], [a.id, b.id]]

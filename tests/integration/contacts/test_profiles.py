@@ -13,6 +13,7 @@ from cdp_common.contracts.interactions import OrderPaid, TicketOpened
 from cdp_common.events import make_event
 from cdp_common.store import Document
 from cdp_contacts.adapters.repository import SearchQuery
+from cdp_contacts.domain.lifecycle import LifecycleRules
 from cdp_contacts.service_layer import handlers
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -133,3 +134,35 @@ class TestInteractions:
         await handlers.apply_interaction(e, REGISTRY.parse(e), deps)
         contact = await deps.repo.get("p-unknown")
         assert contact is not None and contact.quantitative["support_requests_total"] == 1
+
+    async def test_a_batch_applies_each_persons_events_in_order_and_again_changes_nothing(
+        self, db: AsyncDatabase[Document]
+    ) -> None:
+        """A consumer batch: three people at once, the first with two paid orders (a customer, then an evangelist
+        at the second purchase), delivered again as a whole after a crash."""
+        deps = await deps_for(db, RecordingPublisher())
+        deps.lifecycle = LifecycleRules(evangelist_after_purchases=2)
+        t = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+        def paid(cid: str, order: str, amount: int) -> Any:
+            data = OrderPaid(contact_id=cid, occurred_at=t, order_id=order, total={"amount": amount, "currency": "VND"})  # type: ignore[arg-type]
+            return make_event(source="integration/pos", event_type="order.paid", subject=cid, data=data)
+
+        def ticket(cid: str) -> Any:
+            data = TicketOpened(contact_id=cid, occurred_at=t, ticket_id=f"k-{cid}")
+            return make_event(source="integration/desk", event_type="ticket.opened", subject=cid, data=data)
+
+        events = [paid("b1", "o1", 100_000), ticket("b2"), paid("b1", "o2", 300_000), paid("b3", "o3", 50_000)]
+        batch = [(e, REGISTRY.parse(e)) for e in events]
+        await handlers.apply_interactions(batch, deps, concurrency=2)
+        await handlers.apply_interactions(batch, deps, concurrency=2)
+        b1, b2, b3 = [await deps.repo.get(c) for c in ("b1", "b2", "b3")]
+        assert b1 is not None and b2 is not None and b3 is not None
+        assert b1.quantitative["purchases"] == 2 and b1.quantitative["total_spent"] == 400_000
+        assert [(h["to"], h["by"]) for h in b1.lifecycle_history] == [
+            ("customer", "event:order.paid"),
+            ("evangelist", "event:order.paid"),
+        ]
+        assert b2.quantitative["support_requests_total"] == 1 and b2.lifecycle_stage != "customer"
+        assert b3.lifecycle_stage == "customer" and b3.quantitative["purchases"] == 1
+        assert len(await deps.timeline.page("b1", 10)) == 2

@@ -120,10 +120,14 @@ def consume_batch(
     title: str,
     description: str,
     max_records: int = 1000,
+    use_inbox: bool = False,
 ) -> BatchEventConsumer:
     """Subscribe this service's consumer group to `topic`, handing the events of `types` to `handler` a poll at a
-    time (the handler is idempotent on its own: see `BatchEventConsumer`)."""
-    consumer = BatchEventConsumer(**_conventions(runtime), types=frozenset(types), batch_handler=handler)
+    time (the handler is idempotent on its own, or with `use_inbox` is spared the events already processed: see
+    `BatchEventConsumer`)."""
+    consumer = BatchEventConsumer(
+        **_conventions(runtime), types=frozenset(types), batch_handler=handler, use_inbox=use_inbox
+    )
     assert runtime.broker is not None
     subscribe_batch(runtime.broker, topic.name, consumer, title=title, description=description, max_records=max_records)
     return consumer

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +25,13 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cdp_common.events import MAX_EVENT_BYTES, EventEnvelope, EventTypeRegistry, UnknownEventType, utcnow
 from cdp_common.logs import event_id_var, trace_id_var
 from cdp_common.metrics import DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_PUBLISHED, HANDLER_SECONDS
 from cdp_common.shredding import SubjectKeys, SubjectShredded
-from cdp_common.store import Document
+from cdp_common.store import Document, find_by_ids
 
 log = logging.getLogger("cdp.messaging")
 
@@ -178,11 +178,27 @@ class Inbox:
 
     async def remember(self, event: EventEnvelope) -> None:
         try:
-            await self.col.insert_one(
-                {"_id": self._key(event.id), "group": self.group_id, "type": event.type, "at": utcnow()}
-            )
+            await self.col.insert_one(self._entry(event))
         except DuplicateKeyError:
             pass  # a replica got there first; the effect is idempotent, so both outcomes are the same
+
+    def _entry(self, event: EventEnvelope) -> dict[str, Any]:
+        return {"_id": self._key(event.id), "group": self.group_id, "type": event.type, "at": utcnow()}
+
+    async def seen_of(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of `event_ids` were processed already (one read)."""
+        keys = [self._key(e) for e in event_ids]
+        prefix = len(self.group_id) + 1
+        return {d["_id"][prefix:] async for d in find_by_ids(self.col, keys, {"_id": 1})}
+
+    async def remember_all(self, events: list[EventEnvelope]) -> None:
+        if not events:
+            return
+        try:
+            await self.col.insert_many([self._entry(e) for e in events], ordered=False)
+        except BulkWriteError as e:  # some were remembered by a replica or an earlier delivery: the same outcome
+            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
+                raise
 
 
 Handler = Callable[[EventEnvelope, BaseModel], Awaitable[None]]
@@ -327,11 +343,14 @@ BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 class BatchEventConsumer(EventConsumer):
     """The same conventions for a whole poll at once: each record is parsed, opened and validated on its own (poison
     goes to the dead-letter topic, other types are skipped), then the events of `types` go to `batch_handler` in
-    one call, and the offsets are committed after it returned. No inbox: the handler is idempotent on its own
-    (it sees each event's partition and offset), which is what lets it cost a few store round trips per batch."""
+    one call, and the offsets are committed after it returned. With `use_inbox` False the handler is idempotent on
+    its own (it sees each event's partition and offset), which is what lets it cost a few store round trips per
+    batch; with it True the events already processed are left out (one read) and the batch's are remembered after
+    the handler returned (one write), as `EventConsumer` does one event at a time."""
 
     types: frozenset[str] = frozenset()
     batch_handler: BatchHandler | None = None
+    use_inbox: bool = False
 
     async def handle_batch(self, records: tuple[Any, ...]) -> None:
         deliveries: list[Delivery] = []
@@ -354,6 +373,8 @@ class BatchEventConsumer(EventConsumer):
             except UnknownEventType as unknown:
                 reason = PoisonMessage("unknown_type", str(unknown))
                 await self._dead_letter(r.topic, r.key, value, r.partition, r.offset, reason)
+        if self.use_inbox and deliveries:
+            deliveries = await self._unseen(deliveries)
         if not deliveries:
             return
         assert self.batch_handler is not None
@@ -368,9 +389,23 @@ class BatchEventConsumer(EventConsumer):
             )
             await asyncio.sleep(self.retry_backoff_seconds)
             raise
+        if self.use_inbox:
+            await self.inbox.remember_all([d.envelope for d in deliveries])
         HANDLER_SECONDS.labels(self.group_id, "batch").observe(time.perf_counter() - started)
         for d in deliveries:
             EVENTS_CONSUMED.labels(self.group_id, d.topic, d.envelope.type, "applied").inc()
+
+    async def _unseen(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """The deliveries not processed before, each event once (a re-publication can sit in the same batch)."""
+        seen = await self.inbox.seen_of({d.envelope.id for d in deliveries})
+        out = []
+        for d in deliveries:
+            if d.envelope.id in seen:
+                EVENTS_CONSUMED.labels(self.group_id, d.topic, d.envelope.type, "duplicate").inc()
+                continue
+            seen.add(d.envelope.id)
+            out.append(d)
+        return out
 
 
 def _summarise(e: ValidationError) -> str:

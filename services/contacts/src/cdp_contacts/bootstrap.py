@@ -8,10 +8,10 @@ import logging
 import time
 from typing import Any
 
-from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
+from cdp_common.app import ServiceRuntime, answer_privacy, consume, consume_batch, create_app
 from cdp_common.broadcast import KeyFollower
 from cdp_common.contracts import interactions
-from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.messaging import Delivery, EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import (
     ANALYTICS_EVENTS,
@@ -46,6 +46,18 @@ class ContactsSettings(ServiceSettings):
         True,
         description="Answer contact search from each replica's memory (kept current by following contact events); "
         "off: every search is a store query.",
+    )
+    interaction_batch_max_records: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Interactions handed to the timeline handler per poll at most (offsets are committed per poll).",
+    )
+    interaction_concurrency: int = Field(
+        32,
+        ge=1,
+        le=256,
+        description="People of one poll whose interactions are applied at the same time (each person's in order).",
     )
 
 
@@ -109,8 +121,10 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
     )
     runtime = ServiceRuntime(settings=settings, broker=broker)
 
-    async def on_interaction(event: Any, payload: Any) -> None:
-        await handlers.apply_interaction(event, payload, app.state.deps)
+    async def on_interactions(deliveries: list[Delivery]) -> None:
+        await handlers.apply_interactions(
+            [(d.envelope, d.payload) for d in deliveries], app.state.deps, settings.interaction_concurrency
+        )
 
     def follow(fn: Any) -> Any:
         async def handler(event: Any, payload: Any) -> None:
@@ -147,12 +161,16 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
         title="contacts <- analytics",
         description="Scores and segment membership for the 360° view.",
     )
-    consume(
+    consume_batch(
         runtime,
         INTERACTION_EVENTS,
-        {t: on_interaction for t in interactions.EVENT_TYPES},
+        interactions.EVENT_TYPES,
+        on_interactions,
         title="contacts <- interactions",
-        description="Every interaction joins the timeline once; figures and lifecycle follow.",
+        description="Every interaction joins the timeline once; figures and lifecycle follow (a poll at a time, "
+        "many people at once, each person's events in order).",
+        max_records=settings.interaction_batch_max_records,
+        use_inbox=True,
     )
 
     async def erase(person_id: str) -> dict[str, int]:

@@ -11,7 +11,7 @@ from typing import Any
 from cdp_common.store import Document, find_by_ids
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 SEP = "|"
 
@@ -37,42 +37,46 @@ class Timeline:
     async def ensure_indexes(self) -> None:
         """Nothing to declare: entries are read by `_id` range."""
 
-    async def add(self, event_id: str, contact_id: str, event_type: str, at: datetime, data: dict[str, Any]) -> bool:
-        """False when this event is already on the timeline."""
-        eid = entry_id(contact_id, at, event_id)
-        # listed first: an entry written but not listed would be invisible; one listed but not written is skipped
-        await self.index.update_one({"_id": contact_id}, {"$addToSet": {"ids": eid}}, upsert=True)
-        return await self._insert(eid, event_id, contact_id, event_type, at, data)
-
-    async def add_listed(
-        self, event_id: str, contact_id: str, event_type: str, at: datetime, data: dict[str, Any]
-    ) -> list[str]:
-        """`add`, answering with the contact's entry ids as listed after it (for `entries_of`)."""
-        eid = entry_id(contact_id, at, event_id)
-        listed = await self.index.find_one_and_update(
-            {"_id": contact_id}, {"$addToSet": {"ids": eid}}, upsert=True, return_document=ReturnDocument.AFTER
+    async def add(
+        self, contact_id: str, entries: list[tuple[str, str, datetime, dict[str, Any]]]
+    ) -> tuple[list[str], list[bool]]:
+        """Entries (event id, type, time, data) of one contact, in two writes, listed first: an entry written but not
+        listed would be invisible, one listed but not written is skipped. Answers with the contact's
+        entry ids as listed after it (for `entries_of`) and, per entry, whether it was not listed before."""
+        eids = [entry_id(contact_id, at, event_id) for event_id, _, at, _ in entries]
+        before = await self.index.find_one_and_update(
+            {"_id": contact_id},
+            {"$addToSet": {"ids": {"$each": eids}}},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
         )
-        await self._insert(eid, event_id, contact_id, event_type, at, data)
-        return list((listed or {}).get("ids", []))
-
-    async def _insert(
-        self, eid: str, event_id: str, contact_id: str, event_type: str, at: datetime, data: dict[str, Any]
-    ) -> bool:
+        listed = list((before or {}).get("ids", []))
+        known = set(listed)
+        new = []
+        for eid in eids:
+            new.append(eid not in known)
+            if eid not in known:
+                known.add(eid)
+                listed.append(eid)
+        docs = [
+            {
+                "_id": eid,
+                "event_id": event_id,
+                "contact_id": contact_id,
+                "origin_contact_id": contact_id,
+                "type": event_type,
+                "at": at,
+                "data": data,
+            }
+            for eid, (event_id, event_type, at, data) in zip(eids, entries, strict=True)
+        ]
+        unique = list({d["_id"]: d for d in docs}.values())
         try:
-            await self.entries.insert_one(
-                {
-                    "_id": eid,
-                    "event_id": event_id,
-                    "contact_id": contact_id,
-                    "origin_contact_id": contact_id,
-                    "type": event_type,
-                    "at": at,
-                    "data": data,
-                }
-            )
-            return True
-        except DuplicateKeyError:
-            return False
+            await self.entries.insert_many(unique, ordered=False)
+        except BulkWriteError as e:  # written by an earlier delivery that stopped before it was done
+            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
+                raise
+        return listed, new
 
     async def page(
         self, contact_id: str, limit: int, after: str | None = None, types: list[str] | None = None

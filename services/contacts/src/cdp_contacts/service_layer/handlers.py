@@ -220,46 +220,82 @@ async def get_contact(contact_id: str, deps: Deps) -> Contact | None:
 
 # ----------------------------------------------------------------------------------------- interactions
 async def apply_interaction(event: EventEnvelope, payload: Any, deps: Deps) -> None:
-    """An interaction joins the timeline once (keyed by event id); figures are recomputed from the timeline, so a
+    """One interaction (`apply_interactions` of one)."""
+    await apply_interactions([(event, payload)], deps)
+
+
+async def apply_interactions(items: list[tuple[EventEnvelope, Any]], deps: Deps, concurrency: int = 32) -> None:
+    """A consumer batch of interactions: each person's events are applied together, in their order, and up to
+    `concurrency` people at once (one person's store round trips wait for the store; another's meanwhile do not).
+    If any person fails the call raises after the others are done, and the whole batch is delivered again, which
+    every step below absorbs (see `_apply_to_person`)."""
+    by_person: dict[str, list[tuple[EventEnvelope, Any]]] = {}
+    for event, payload in items:
+        by_person.setdefault(payload.contact_id, []).append((event, payload))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(contact_id: str, events: list[tuple[EventEnvelope, Any]]) -> None:
+        async with gate:
+            await _apply_to_person(contact_id, events, deps)
+
+    results = await asyncio.gather(*(one(c, e) for c, e in by_person.items()), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+
+
+async def _apply_to_person(contact_id: str, events: list[tuple[EventEnvelope, Any]], deps: Deps) -> None:
+    """Each interaction joins the timeline once (keyed by event id); figures are recomputed from the timeline, so a
     redelivery can never count twice; the lifecycle advances forward only."""
-    contact = await get_contact(payload.contact_id, deps)
+    contact = await get_contact(contact_id, deps)
     # An erasure leaves a tombstone before it deletes the profile, so only a missing profile needs the check.
-    if contact is None and await deps.repo.contacts.database["erased"].find_one({"_id": payload.contact_id}):
+    if contact is None and await deps.repo.contacts.database["erased"].find_one({"_id": contact_id}):
         return  # the person asked to be erased: nothing about them is kept again
     # An interaction for a person not seen yet starts a minimal profile, so nothing is dropped.
-    contact_id = payload.contact_id if contact is None else contact.id
-    listed = await deps.timeline.add_listed(
-        event.id, contact_id, event.type, payload.occurred_at, payload.model_dump(mode="json")
+    contact_id = contact_id if contact is None else contact.id
+    listed, new = await deps.timeline.add(
+        contact_id,
+        [(event.id, event.type, payload.occurred_at, payload.model_dump(mode="json")) for event, payload in events],
     )
     now = utcnow()
     figures = None
-    if event.type in QUANTITATIVE_TYPES:
+    if any(event.type in QUANTITATIVE_TYPES for event, _ in events):
         figures = compute(await deps.timeline.entries_of(contact_id, listed, list(QUANTITATIVE_TYPES)), now)
+    # The purchases each order.paid saw when it arrived: those of this batch after it were not there yet.
+    purchases_then = []
+    later_paid = sum(1 for (event, _), fresh in zip(events, new, strict=True) if fresh and event.type == "order.paid")
+    for (event, _), fresh in zip(events, new, strict=True):
+        if fresh and event.type == "order.paid":
+            later_paid -= 1
+        purchases_then.append(later_paid)
 
     async def change(c: Contact) -> None:
         if figures is not None:
             c.quantitative = figures
-        if event.type == "survey.answered":
-            c.record_survey_answers(
-                [
-                    {
-                        "survey_id": payload.survey_id,
-                        "question_id": a.question_id,
-                        "question": a.question,
-                        "answer": a.answer,
-                        "score": a.score,
-                        "answered_at": payload.occurred_at,
-                    }
-                    for a in payload.answers
-                ]
-            )
-        stage = deps.lifecycle.stage_for(event.type, payload, int((c.quantitative or {}).get("purchases", 0)))
-        if stage:
-            c.advance_lifecycle(stage, cause_type=event.type, cause_event_id=event.id, now=now)
+        purchases = int((c.quantitative or {}).get("purchases", 0))
+        for (event, payload), later in zip(events, purchases_then, strict=True):
+            if event.type == "survey.answered":
+                c.record_survey_answers(
+                    [
+                        {
+                            "survey_id": payload.survey_id,
+                            "question_id": a.question_id,
+                            "question": a.question,
+                            "answer": a.answer,
+                            "score": a.score,
+                            "answered_at": payload.occurred_at,
+                        }
+                        for a in payload.answers
+                    ]
+                )
+            stage = deps.lifecycle.stage_for(event.type, payload, max(0, purchases - later))
+            if stage:
+                c.advance_lifecycle(stage, cause_type=event.type, cause_event_id=event.id, now=now)
         c.updated_at = now
 
     def new_profile() -> Contact:
-        return Contact(id=contact_id, source=payload.channel or "interactions", created_at=now, updated_at=now)
+        channel = next((p.channel for _, p in events if p.channel), None)
+        return Contact(id=contact_id, source=channel or "interactions", created_at=now, updated_at=now)
 
     await mutate(contact_id, change, deps, create_missing=new_profile, loaded=contact)
 
