@@ -96,7 +96,13 @@ async def test_segment_membership_follows_an_event_to_the_360(stack: Stack) -> N
                 "rules": {"all": [{"metric": "revenue", "within_days": 90, "op": "gt", "value": 10_000_000}]},
             },
         )
-        assert r.status_code == 200, r.text
+        assert r.status_code == 202 and r.json()["evaluation"]["state"] == "running", r.text
+
+        async def evaluated() -> Any:
+            listed = {s["id"]: s for s in (await c.get(f"{stack.gateway}/v1/analytics/segments")).json()["items"]}
+            return listed[segment]["evaluation"]["state"] == "done" or None
+
+        await eventually(evaluated, timeout_s=20, interval_s=0.2)
         rules = {"all": [{"metric": "purchases", "op": "gte", "value": 1}]}
         both = {"name": "both kinds", "rules": rules, "ids": ["x"]}
         bad = await c.put(f"{stack.gateway}/v1/analytics/segments/{segment}", json=both)

@@ -103,6 +103,28 @@ async def test_segment_membership_follows_events_and_time(
     assert kinds == ["segment.entered", "segment.entered", "segment.exited"]
 
 
+async def test_a_new_segment_is_evaluated_over_every_customer_a_chunk_at_a_time(
+    db: AsyncDatabase[Document], publisher: tuple[EventPublisher, str]
+) -> None:
+    """Defining a segment evaluates it over the customers already known (here 2 at a time over 5 people, one of
+    them a campaign's spend): members in, a former member out, the state kept on the definition."""
+    pub, _ = publisher
+    facts = Facts(db)
+    segments = Segments(db, pub)
+    now = datetime.now(UTC)
+    for i, days_ago in enumerate([3, 10, 45, 2]):
+        await facts.record(f"o{i}", "order.paid", f"q{i}", now - timedelta(days=days_ago), amount=1_000_000.0 * i)
+    await facts.record("s1", "marketing.spend_recorded", "camp-1", now, amount=9e9)
+    rules = Rules.model_validate({"all": [{"metric": "revenue", "within_days": 30, "op": "gte", "value": 1_000_000}]})
+    await segments.define("recent", "Spent 1,000,000 VND in 30 days", rules, None, now)
+    await segments.members.insert_one({"_id": "recent|q0", "segment_id": "recent", "contact_id": "q0", "since": now})
+    assert await segments.evaluate_one(facts, "recent", now, chunk=2) == 3  # q1 and q3 in, q0 out
+    assert await segments.member_ids("recent") == {"q1", "q3"}  # q2 spent too long ago
+    evaluation = (await segments.defs.find_one({"_id": "recent"}) or {})["evaluation"]
+    assert evaluation["state"] == "done" and evaluation["members"] == 2 and evaluation["changed"] == 3
+    assert await segments.evaluate_one(facts, "recent", now, chunk=2) == 0
+
+
 async def test_reorders_are_announced_once_before_the_run_out_and_lifetime_values_are_predicted(
     db: AsyncDatabase[Document], infra: Infra, publisher: tuple[EventPublisher, str]
 ) -> None:

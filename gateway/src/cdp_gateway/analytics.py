@@ -115,7 +115,9 @@ async def segments(request: Request) -> Response:
 
 @router.put(
     "/segments/{segment_id}",
-    summary="Define a dynamic segment (rules over facts and scores) or a static list (ids)",
+    status_code=202,
+    summary="Define a dynamic segment (rules over facts and scores) or a static list (ids); its members are "
+    "evaluated in the background (`evaluation` on `GET /segments`: running, done or failed)",
     responses=ERRORS,
     dependencies=DEFINE,
 )
@@ -124,7 +126,7 @@ async def put_segment(
     request: Request,
     body: Annotated[dict[str, Any], Body()],
 ) -> Response:
-    return await analytics(request, "PUT", f"/v1/analytics/segments/{segment_id}", json=body, read_timeout=60)
+    return await analytics(request, "PUT", f"/v1/analytics/segments/{segment_id}", json=body)
 
 
 @router.get(

@@ -80,7 +80,9 @@ class ServiceRuntime:
             except Exception:
                 log.exception("background task crashed", extra={"task": name})
 
-        self.background.append(asyncio.create_task(guarded(), name=name))
+        task = asyncio.create_task(guarded(), name=name)
+        self.background.append(task)
+        task.add_done_callback(lambda t: self.background.remove(t) if t in self.background else None)
 
 
 def _conventions(runtime: ServiceRuntime) -> dict[str, Any]:

@@ -29,7 +29,7 @@ Facts recorded outside Kafka (`record`, for tests and seeding) carry no offset a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -195,6 +195,17 @@ class Facts:
     async def of_subjects(self, subjects: list[str]) -> dict[str, list[dict[str, Any]]]:
         _, own = await self._people_and_facts(subjects)
         return {s: [_as_fact(s, f) for f in fs] for s, fs in own.items()}
+
+    async def subjects(self, size: int = 1000) -> AsyncIterator[list[str]]:
+        """Every person (or campaign) with facts, `size` at a time."""
+        chunk: list[str] = []
+        async for d in self.people.find({}, {"_id": 1}):
+            chunk.append(d["_id"])
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
 
     async def day_documents(self, end: datetime) -> list[dict[str, Any]]:
         """Every day's roll-up before `end`, oldest first (a few thousand small documents at most)."""

@@ -281,13 +281,20 @@ async def list_segments(request: Request) -> dict[str, Any]:
     return {"items": out}
 
 
-@router.put("/segments/{segment_id}", summary="Define a dynamic segment (rules) or a static list (ids)")
+@router.put(
+    "/segments/{segment_id}",
+    status_code=202,
+    summary="Define a dynamic segment (rules) or a static list (ids); its members are then evaluated in the "
+    "background (`evaluation` on `GET /segments` says running, done or failed), and follow every event from now on",
+)
 async def put_segment(segment_id: SegmentId, body: SegmentIn, request: Request) -> dict[str, Any]:
     segments: Segments = request.app.state.segments
     now = datetime.now(UTC)
     await segments.define(segment_id, body.name, body.rules, body.ids, now)
-    changed = await segments.refresh_all(await request.app.state.facts.until(now), now, only=segment_id)
-    return {"id": segment_id, "size": len(await segments.member_ids(segment_id)), "changed": changed}
+    request.app.state.runtime.spawn(
+        segments.evaluate_one(request.app.state.facts, segment_id, now), f"evaluate-segment-{segment_id}"
+    )
+    return {"id": segment_id, "evaluation": {"state": "running", "started_at": now}}
 
 
 @router.get("/segments/{segment_id}/members", summary="The contact ids in a segment, with since when")

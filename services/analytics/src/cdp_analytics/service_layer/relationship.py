@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from cdp_common.contracts.analytics import DormancyDetected, ReorderDue, ScoresUpdated
-from cdp_common.events import make_event
+from cdp_common.events import EventEnvelope, make_event
 from cdp_common.messaging import EventPublisher
 from cdp_common.store import Document
 from cdp_common.topics import ANALYTICS_EVENTS
 from pydantic import BaseModel
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
@@ -42,10 +43,13 @@ SOURCE = "cdp/analytics"
 NS = uuid.UUID("5f0c3a52-8c1e-4a63-9d3b-6a1f2e7c4b90")
 
 
-async def _announce(publisher: EventPublisher, event_type: str, cid: str, key: str, data: BaseModel) -> None:
-    """Publish with an id derived from what the event says (`key`): a repeat after a crash is the same event."""
+CHUNK = 500  # customers whose events are published together, then whose states are stored in one write
+
+
+def _announcement(event_type: str, cid: str, key: str, data: BaseModel) -> tuple[str, EventEnvelope]:
+    """An event with an id derived from what it says (`key`): a repeat after a crash is the same event."""
     event = make_event(source=SOURCE, event_type=event_type, subject=cid, event_id=uuid.uuid5(NS, key).hex, data=data)
-    await publisher.publish(ANALYTICS_EVENTS.name, event)
+    return ANALYTICS_EVENTS.name, event
 
 
 def _model_scores(
@@ -102,6 +106,18 @@ async def evaluate(
         async for d in db["consumables"].find({})
     }
     published = dormant_published = dormant_now = reorders_published = 0
+    events: list[tuple[str, EventEnvelope]] = []
+    states: list[UpdateOne] = []
+
+    async def flush() -> None:
+        """Publish first, then store what was published: a crash in between republishes the same events."""
+        if events:
+            await publisher.publish_many(events)
+        if states:
+            await scores.bulk_write(states, ordered=False)
+        events.clear()
+        states.clear()
+
     for cid, c in customers.items():
         before = known.get(cid, {})
         state: dict[str, Any] = {"rfm": rfm_of.get(cid), "journey_stage": journey_stage(c)}
@@ -121,20 +137,21 @@ async def evaluate(
         )
         watched = ("rfm", "journey_stage", "churn_probability", "lead_score")
         if tuple(before.get(k) for k in watched) != tuple(state.get(k) for k in watched):
-            await _announce(
-                publisher,
-                "analytics.scores_updated",
-                cid,
-                f"scores:{cid}:{[state.get(k) for k in watched]}",
-                ScoresUpdated(
-                    contact_id=cid,
-                    rfm=state["rfm"],
-                    journey_stage=state["journey_stage"],  # type: ignore[arg-type]
-                    churn_probability=state["churn_probability"],
-                    lead_score=state["lead_score"],
-                    predicted_clv=(state["predicted_clv"] or {}).get("clv_12_months"),
-                    computed_at=now,
-                ),
+            events.append(
+                _announcement(
+                    "analytics.scores_updated",
+                    cid,
+                    f"scores:{cid}:{[state.get(k) for k in watched]}",
+                    ScoresUpdated(
+                        contact_id=cid,
+                        rfm=state["rfm"],
+                        journey_stage=state["journey_stage"],  # type: ignore[arg-type]
+                        churn_probability=state["churn_probability"],
+                        lead_score=state["lead_score"],
+                        predicted_clv=(state["predicted_clv"] or {}).get("clv_12_months"),
+                        computed_at=now,
+                    ),
+                )
             )
             published += 1
         silent = dormancy(c, now, policy)
@@ -150,18 +167,19 @@ async def evaluate(
             }
             episode = silent.last_purchase_at.isoformat()
             if before.get("dormant_episode") != episode:
-                await _announce(
-                    publisher,
-                    "analytics.dormancy_detected",
-                    cid,
-                    f"dormant:{cid}:{episode}",
-                    DormancyDetected(
-                        contact_id=cid,
-                        last_activity_at=c.last_activity or silent.last_purchase_at,
-                        expected_gap_days=silent.rhythm.expected_gap_days,
-                        silent_days=round(silent.silent_days, 1),
-                        detected_at=now,
-                    ),
+                events.append(
+                    _announcement(
+                        "analytics.dormancy_detected",
+                        cid,
+                        f"dormant:{cid}:{episode}",
+                        DormancyDetected(
+                            contact_id=cid,
+                            last_activity_at=c.last_activity or silent.last_purchase_at,
+                            expected_gap_days=silent.rhythm.expected_gap_days,
+                            silent_days=round(silent.silent_days, 1),
+                            detected_at=now,
+                        ),
+                    )
                 )
                 dormant_published += 1
             state["dormant_episode"] = episode
@@ -173,27 +191,31 @@ async def evaluate(
             state["replenishment"].append({**r.__dict__, "due": due(r, now)})
             episode = f"{r.sku}|{r.last_purchase_at.isoformat()}"
             if due(r, now) and episode not in reminded:
-                await _announce(
-                    publisher,
-                    "analytics.reorder_due",
-                    cid,
-                    f"reorder:{cid}:{episode}",
-                    ReorderDue(
-                        contact_id=cid,
-                        sku=r.sku,
-                        product_name=catalogue[r.sku].name,
-                        last_purchase_at=r.last_purchase_at,
-                        quantity=r.quantity,
-                        days_per_unit=r.days_per_unit,
-                        basis=r.basis,
-                        run_out_at=r.run_out_at,
-                        detected_at=now,
-                    ),
+                events.append(
+                    _announcement(
+                        "analytics.reorder_due",
+                        cid,
+                        f"reorder:{cid}:{episode}",
+                        ReorderDue(
+                            contact_id=cid,
+                            sku=r.sku,
+                            product_name=catalogue[r.sku].name,
+                            last_purchase_at=r.last_purchase_at,
+                            quantity=r.quantity,
+                            days_per_unit=r.days_per_unit,
+                            basis=r.basis,
+                            run_out_at=r.run_out_at,
+                            detected_at=now,
+                        ),
+                    )
                 )
                 reorders_published += 1
                 reminded.append(episode)
         state["reorders_announced"] = reminded[-50:]
-        await scores.update_one({"_id": cid}, {"$set": {**state, "evaluated_at": now}}, upsert=True)
+        states.append(UpdateOne({"_id": cid}, {"$set": {**state, "evaluated_at": now}}, upsert=True))
+        if len(states) >= CHUNK:
+            await flush()
+    await flush()
     moved = await segments.refresh_all(all_facts, now) if segments is not None else 0
     result = Evaluated(
         len(customers), published, dormant_published, dormant_now, moved, reorders_published, len(predicted)

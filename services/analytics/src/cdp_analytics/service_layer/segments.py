@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cdp_common.contracts.analytics import SegmentMembership
@@ -118,15 +118,13 @@ class Segments:
                     changes.append((seg, subject, member))
         return await self._apply(changes, now)
 
-    async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime, only: str | None = None) -> int:
-        """Every segment (or `only` that one) over every customer (time passes: windows move, silences grow)."""
+    async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime) -> int:
+        """Every segment over every customer (time passes: windows move, silences grow)."""
         grouped = by_subject(all_facts)
         customers = customers_from(all_facts)
         scores = {d["_id"]: d async for d in self.scores.find({})}
         changes = []
         for seg in await self.all():
-            if only is not None and seg["_id"] != only:
-                continue
             current = await self.member_ids(seg["_id"])
             rules = self._rules_of(seg)
             if rules is None:
@@ -139,6 +137,39 @@ class Segments:
                 }
             changes += [(seg, cid, cid in should) for cid in should ^ current]
         return await self._apply(changes, now)
+
+    async def evaluate_one(self, facts: Facts, sid: str, now: datetime, chunk: int = 1000) -> int:
+        """One segment over every customer, `chunk` people at a time (memory stays that of a chunk, whatever the
+        number of facts), its state kept on the definition (`evaluation`: running, then done with the member count
+        and the changes, or failed). Returns how many memberships changed."""
+        seg = await self.defs.find_one({"_id": sid})
+        if seg is None:
+            return 0
+        started = {"state": "running", "started_at": now}
+        await self.defs.update_one({"_id": sid}, {"$set": {"evaluation": started}})
+        try:
+            rules = self._rules_of(seg)
+            current = await self.member_ids(sid)
+            if rules is None:
+                should = set(seg.get("ids") or [])
+            else:
+                should = set()
+                async for subjects in facts.subjects(chunk):
+                    own = await facts.of_subjects(subjects)
+                    scores = {d["_id"]: d async for d in find_by_ids(self.scores, subjects)}
+                    for cid, c in customers_from(f for fs in own.values() for f in fs).items():
+                        if matches(rules, c, own.get(cid, []), scores.get(cid, {}), now):
+                            should.add(cid)
+            changes = [(seg, cid, cid in should) for cid in sorted(should ^ current)]
+            for i in range(0, len(changes), chunk):
+                await self._apply(changes[i : i + chunk], now)
+        except Exception:
+            failed = {**started, "state": "failed", "finished_at": datetime.now(UTC)}
+            await self.defs.update_one({"_id": sid}, {"$set": {"evaluation": failed}})
+            raise
+        done = {**started, "state": "done", "finished_at": datetime.now(UTC), "members": len(should)}
+        await self.defs.update_one({"_id": sid}, {"$set": {"evaluation": {**done, "changed": len(changes)}}})
+        return len(changes)
 
     async def erase(self, subject: str) -> int:
         return (await self.members.delete_many({"contact_id": subject})).deleted_count
