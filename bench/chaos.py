@@ -445,9 +445,10 @@ async def verify(store: str, tally: Tally) -> list[tuple[str, int, int, int, int
 
         wanted = set(on_timeline)
         facts: Counter[str] = Counter()
-        async for d in client["cdp_analytics"]["activity_months"].find({}, {"facts.id": 1}):
-            if d["_id"].rsplit("|", 1)[0] in tally.contacts:  # one document per person and month
-                facts.update(f["id"] for f in d.get("facts", []) if f["id"] in wanted)
+        async for d in client["cdp_analytics"]["activity"].find(
+            {"_id": {"$in": list(tally.contacts)}}, {"facts.id": 1}
+        ):
+            facts.update(f["id"] for f in d.get("facts", []) if f["id"] in wanted)
         rows.append(
             (
                 "KPI inputs (facts)",

@@ -48,11 +48,9 @@ def batches(items: list[Arrival], size: int) -> list[list[Arrival]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-@pytest.mark.parametrize("dies_writing", ["activity_months", "activity"])
 async def test_each_event_counts_once_through_redeliveries_and_crashes(
-    db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch, dies_writing: str
+    db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash after the days were written (before the facts' months, or after them and before the people)."""
     rng = random.Random(5)
     facts_in = history(rng, people=25, events=900, days=700)
     items = arrivals(facts_in)
@@ -63,11 +61,11 @@ async def test_each_event_counts_once_through_redeliveries_and_crashes(
         await facts.record_batch(batch)
         assert await facts.record_batch(batch) == {}
 
-    # a crash after the days were written and before `dies_writing` was
+    # a crash after the days were written and before the people were
     real_write = facts_module._write
 
     async def crash_on_people(collection: Any, ops: list[Any]) -> None:
-        if collection.name == dies_writing:
+        if collection.name == "activity":
             raise ConnectionError("the consumer died here")
         await real_write(collection, ops)
 
@@ -125,24 +123,3 @@ async def test_kpi_inputs_from_stored_days_equal_inputs_from_facts(db: AsyncData
     ]:
         known = [f for f in facts_in if f["at"] < p.end]
         assert same(tally(known, p), tally_of_days(await facts.day_documents(p.end), p))
-
-
-async def test_facts_stored_before_months_existed_are_read_with_the_new_ones_and_erased_with_them(
-    db: AsyncDatabase[Document],
-) -> None:
-    """A person document written by the earlier layout (every fact in `activity.facts`) keeps counting: a
-    re-publication of one of its events adds nothing, new facts go to their months, and an erasure takes all."""
-    at = datetime(2026, 1, 5, tzinfo=UTC)
-    legacy = {"id": "e1", "kind": "order.paid", "at": at, "amount": 5.0}
-    await db["activity"].insert_one({"_id": "c1", "wm": {"t:0": 10}, "facts": [legacy], "last_at": at})
-    facts = Facts(db)
-    later = {"_id": "e2", "kind": "order.paid", "subject": "c1", "at": datetime(2026, 3, 1, tzinfo=UTC), "amount": 7.0}
-    again = {"_id": "e1", "kind": "order.paid", "subject": "c1", "at": at, "amount": 5.0}
-    touched = await facts.record_batch([Arrival(again, ("t:0", 11)), Arrival(later, ("t:0", 12))])
-    assert sorted(f["_id"] for f in touched["c1"]) == ["e1", "e2"]
-    assert sorted(f["_id"] for f in await facts.of_subject("c1")) == ["e1", "e2"]
-    assert sorted(f["_id"] for f in await stored_facts(facts)) == ["e1", "e2"]
-    assert [d["_id"] async for d in db["activity_months"].find({})] == ["c1|2026-03"]
-    assert await facts.erase_subject("c1") == 2
-    assert await facts.of_subject("c1") == []
-    assert await db["activity_months"].count_documents({}) == 0

@@ -126,20 +126,11 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
             ),
             RetentionRule(
                 "facts",
-                "activity_months",
-                "last_at",
-                None,
-                "Each person's KPI inputs, one per event, a document per person and month; kept (set a period to "
-                "drop the months whose last input is older than it; the daily roll-ups stay, they hold no one's "
-                "data).",
-            ),
-            RetentionRule(
-                "fact_offsets",
                 "activity",
                 "last_at",
                 None,
-                "Per person, the Kafka offsets applied and the months they have inputs in (and the inputs stored "
-                "before months existed); kept (set the same period as `facts`).",
+                "Each person's KPI inputs, one per event; kept (set a period to drop the inputs of people silent "
+                "longer than it; the daily roll-ups stay, they hold no one's data).",
             ),
         ),
     )

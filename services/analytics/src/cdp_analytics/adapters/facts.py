@@ -1,29 +1,20 @@
 """Analytics facts and daily roll-ups, written a consumer batch at a time.
 
-- `activity`: one small document per person (or campaign): per Kafka partition, the offset of the last event applied
-  (`wm`), the months they have facts in (`months`) and their last fact's time (`last_at`).
-- `activity_months`: the facts themselves, one document per person and calendar month of the fact (`_id` =
-  "<subject>|<YYYY-MM>", `facts`: one entry per event, `id` = the event id, never a name, email or phone). A write
-  touches the month of its facts, so its cost stays that of a month's activity however long the history grows (a
-  document per person holding every fact made each new fact cost a copy, a comparison and an encoding of all of
-  them in the store). Documents written before the months existed keep their `facts` in `activity`; they are read
-  as well, and their people's new facts go to months.
+- `activity`: one document per person (or campaign) holding their facts (`facts`: one entry per event, `id` = the
+  event id, never a name, email or phone) and, per Kafka partition, the offset of the last event applied (`wm`).
 - `kpi_days`: one document per UTC day with the KPI inputs of that day (`domain.rollups`) and, per partition, the
   offset of the last event whose change it holds (`wm`).
 
-A batch costs three reads and three bulk writes, whatever its size: read its people, their months and the days it
-touches, fold each new fact into its person (a change to the day roll-ups per fact), write the days, then the
-months, then the people. The days and the people are written on condition of the offsets read, so every event
-counts exactly once, without transactions:
-- a fact already among its person's (an offset at or below its `wm`, or an event id already listed: a
+A batch costs two reads and two bulk writes, whatever its size: read its people and the days it touches, fold each
+new fact into its person (a change to the day roll-ups per fact), write the days, then the people. Each write is
+conditional on the offsets it read, so every event counts exactly once in both, without transactions:
+- a fact already in its person's document (an offset at or below its `wm`, or an event id already listed: a
   re-publication) adds nothing;
 - a day adds only the changes of events past its own `wm`. Days are written before people, so after a crash in
   between, the redelivered events fold again from the people's old state, giving the same changes, which the days
   that have them already skip;
-- months add facts with `$addToSet`: a fact written by a batch that crashed before its people were, and written
-  again by the redelivery, is the same entry and is kept once;
-- two consumers on one partition (a rebalance) cannot both write people: the second's condition fails, and the
-  batch is redelivered (`Contended`) and finds its events applied.
+- two consumers on one partition (a rebalance) cannot both write: the second's condition fails, and the batch is
+  redelivered (`Contended`) and finds its events applied.
 Facts recorded outside Kafka (`record`, for tests and seeding) carry no offset and are deduplicated by id only."""
 
 from __future__ import annotations
@@ -31,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cdp_common.store import Document, find_by_ids
@@ -68,31 +59,10 @@ def _guard(_id: str, marks: dict[str, int], slots: Iterable[str]) -> dict[str, A
     return query
 
 
-SEP = "|"
-
-
-def _month_id(subject: str, at: datetime) -> str:
-    """The month document of a fact: its UTC calendar month."""
-    at = at if at.tzinfo is None else at.astimezone(UTC)
-    return f"{subject}{SEP}{at.year:04d}-{at.month:02d}"
-
-
 class Facts:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.people = db["activity"]
-        self.months = db["activity_months"]
         self.days = db["kpi_days"]
-
-    async def _people_and_facts(
-        self, subjects: Iterable[str]
-    ) -> tuple[dict[str, Document], dict[str, list[dict[str, Any]]]]:
-        """The people's documents and all their facts (as stored), in two reads."""
-        people = {d["_id"]: d async for d in find_by_ids(self.people, subjects)}
-        own: dict[str, list[dict[str, Any]]] = {s: list(d.pop("facts", None) or []) for s, d in people.items()}
-        months = [f"{s}{SEP}{m}" for s, d in people.items() for m in d.get("months") or []]
-        async for d in find_by_ids(self.months, months):
-            own[d["_id"].rsplit(SEP, 1)[0]].extend(d.get("facts") or [])
-        return people, own
 
     async def record(self, event_id: str, kind: str, subject: str, at: datetime, **values: Any) -> bool:
         """One fact outside Kafka; False when it was already there."""
@@ -106,16 +76,15 @@ class Facts:
         by_subject: dict[str, list[Arrival]] = defaultdict(list)
         for a in arrivals:
             by_subject[a.fact["subject"]].append(a)
-        stored, stored_facts = await self._people_and_facts(by_subject)
+        stored = {d["_id"]: d async for d in find_by_ids(self.people, by_subject)}
 
         changes: list[tuple[tuple[str, int] | None, Delta]] = []  # per new fact, in arrival order
         people: list[UpdateOne] = []
-        months: dict[str, list[dict[str, Any]]] = defaultdict(list)
         touched: dict[str, list[dict[str, Any]]] = {}
         for subject, items in by_subject.items():
             doc = stored.get(subject) or {}
             marks: dict[str, int] = doc.get("wm") or {}
-            own = [_as_fact(subject, f) for f in stored_facts.get(subject) or []]
+            own = [_as_fact(subject, f) for f in doc.get("facts") or []]
             ids = {f["_id"] for f in own}
             state = CustomerState.of(own)
             new: list[dict[str, Any]] = []
@@ -138,26 +107,12 @@ class Facts:
             if moved:
                 update["$set"] = {f"wm.{s}": o for s, o in moved.items()}
             if new:
-                for f in new:
-                    months[_month_id(subject, f["at"])].append(_stored(f))
-                listed = sorted({_month_id(subject, f["at"]).rsplit(SEP, 1)[1] for f in new})
-                update["$addToSet"] = {"months": {"$each": listed}}
+                update["$push"] = {"facts": {"$each": [_stored(f) for f in new]}}
                 update["$max"] = {"last_at": max(f["at"] for f in new)}
                 touched[subject] = own + new
             people.append(UpdateOne(_guard(subject, marks, moved), update, upsert=True))
 
         await self._roll_up(changes)
-        await _write(
-            self.months,
-            [
-                UpdateOne(
-                    {"_id": mid},
-                    {"$addToSet": {"facts": {"$each": fs}}, "$max": {"last_at": max(f["at"] for f in fs)}},
-                    upsert=True,
-                )
-                for mid, fs in months.items()
-            ],
-        )
         await _write(self.people, people)
         return touched
 
@@ -190,11 +145,14 @@ class Facts:
         await _write(self.days, ops)
 
     async def of_subject(self, subject: str) -> list[dict[str, Any]]:
-        return (await self.of_subjects([subject])).get(subject, [])
+        doc = await self.people.find_one({"_id": subject}, {"facts": 1})
+        return [_as_fact(subject, f) for f in (doc or {}).get("facts") or []]
 
     async def of_subjects(self, subjects: list[str]) -> dict[str, list[dict[str, Any]]]:
-        _, own = await self._people_and_facts(subjects)
-        return {s: [_as_fact(s, f) for f in fs] for s, fs in own.items()}
+        return {
+            d["_id"]: [_as_fact(d["_id"], f) for f in d.get("facts") or []]
+            async for d in find_by_ids(self.people, subjects, {"facts": 1})
+        }
 
     async def subjects(self, size: int = 1000) -> AsyncIterator[list[str]]:
         """Every person (or campaign) with facts, `size` at a time."""
@@ -220,32 +178,17 @@ class Facts:
         return [{"day": d["_id"], "count": d["contacts_created"]} for d in days]
 
     async def until(self, end: datetime) -> list[dict[str, Any]]:
-        """Every fact before `end` (legacy documents' first, then each month's)."""
-        out = [
+        return [
             _as_fact(d["_id"], f)
-            async for d in self.people.find({"facts": {"$exists": True}}, {"facts": 1})
+            async for d in self.people.find({}, {"facts": 1})
             for f in d.get("facts") or []
             if f["at"] < end
         ]
-        async for d in self.months.find({}, {"facts": 1}):
-            subject = d["_id"].rsplit(SEP, 1)[0]
-            out += [_as_fact(subject, f) for f in d.get("facts") or [] if f["at"] < end]
-        return out
 
     async def erase_subject(self, subject: str) -> int:
-        """The person's facts go (their months first: a retry after a crash finds them still listed); the daily
-        totals they were counted in stay (they hold no one's data)."""
-        doc = await self.people.find_one({"_id": subject}, {"facts.id": 1, "months": 1})
-        if doc is None:
-            return 0
-        erased = len(doc.get("facts") or [])
-        months = [f"{subject}{SEP}{m}" for m in doc.get("months") or []]
-        async for d in find_by_ids(self.months, months, {"facts.id": 1}):
-            erased += len(d.get("facts") or [])
-        if months:
-            await self.months.delete_many({"_id": {"$in": months}})
-        await self.people.delete_one({"_id": subject})
-        return erased
+        """The person's facts go; the daily totals they were counted in stay (they hold no one's data)."""
+        doc = await self.people.find_one_and_delete({"_id": subject}, {"facts.id": 1})
+        return len((doc or {}).get("facts") or [])
 
 
 def _stored(fact: dict[str, Any]) -> dict[str, Any]:
