@@ -166,3 +166,14 @@ class TestInteractions:
         assert b2.quantitative["support_requests_total"] == 1 and b2.lifecycle_stage != "customer"
         assert b3.lifecycle_stage == "customer" and b3.quantitative["purchases"] == 1
         assert len(await deps.timeline.page("b1", 10)) == 2
+        assert await deps.repo.contacts_with_work() == []  # every outbox published, every marker gone
+        assert [d async for d in db["contacts"].find({"outbox.0": {"$exists": True}}, {"_id": 1})] == []
+        # the second delivery went the way of known profiles, all at once, and changed nothing
+        third = [(e, REGISTRY.parse(e)) for e in [paid("b1", "o4", 200_000), ticket("b3")]]
+        await handlers.apply_interactions(third, deps)
+        b1, b3 = await deps.repo.get("b1"), await deps.repo.get("b3")
+        assert b1 is not None and b3 is not None
+        assert b1.quantitative["purchases"] == 3 and b1.quantitative["total_spent"] == 600_000
+        assert b3.quantitative["support_requests_total"] == 1 and b3.lifecycle_stage == "customer"
+        assert [h["to"] for h in b1.lifecycle_history] == ["customer", "evangelist"]
+        assert await deps.repo.contacts_with_work() == []

@@ -180,6 +180,67 @@ class ContactRepository:
         self._remember({**doc, "_id": contact.id})
         return written
 
+    async def load_for_update(self, ids: list[str]) -> dict[str, tuple[Contact, list[dict[str, Any]]]]:
+        """Contacts with their outbox as stored (what `save_many` must publish with their new events), one read."""
+        return {str(d["_id"]): (from_document(d), d.get("outbox") or []) async for d in find_by_ids(self.contacts, ids)}
+
+    async def save_many(
+        self, contacts: list[Contact], outboxes: dict[str, list[dict[str, Any]]], topic: str
+    ) -> tuple[Written, dict[str, list[str]]]:
+        """`save` of many contacts read with `load_for_update` (their identifiers unchanged), in one write: each is
+        stored only if nobody changed it since it was read. Returns what the stored ones leave to publish (their
+        outbox as read, then their new events) and, per stored contact, those events' ids; the others are for the
+        caller to apply again."""
+        if not contacts:
+            return Written("", []), {}
+        token = await self._mark_work(*[c.id for c in contacts])
+        docs: dict[str, Document] = {}
+        ops = []
+        for c in contacts:
+            doc = to_document(c)
+            doc.pop("_id")
+            doc["version"] = c.version + 1
+            update: dict[str, Any] = {"$set": doc}
+            if c.events:
+                update["$push"] = {
+                    "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in c.events]}
+                }
+            ops.append(UpdateOne({"_id": c.id, "version": c.version}, update))
+            docs[c.id] = doc
+        result = await self.contacts.bulk_write(ops, ordered=False)
+        if result.matched_count == len(ops):
+            saved = set(docs)
+        else:  # which ones lost to another writer: those not at the version this write gave them
+            versions = {d["_id"]: d.get("version") async for d in find_by_ids(self.contacts, docs, {"version": 1})}
+            saved = {c.id for c in contacts if versions.get(c.id) == c.version + 1}
+        pending: list[tuple[str, EventEnvelope]] = []
+        ids: dict[str, list[str]] = {}
+        for c in contacts:
+            if c.id not in saved:
+                continue
+            own = [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in outboxes.get(c.id, [])]
+            own += [(topic, e) for e in c.events]
+            pending += own
+            ids[c.id] = [e.id for _, e in own]
+            c.version += 1
+            c.events.clear()
+            self._remember({**docs[c.id], "_id": c.id})
+        return Written(token, pending), ids
+
+    async def mark_many_published(self, event_ids: dict[str, list[str]], token: str) -> None:
+        """`mark_published` and `finish_work` of many contacts: their acknowledged events leave their outboxes, and
+        the marker of each whose outbox is then empty goes (unless another writer re-marked it since)."""
+        pulls = [
+            UpdateOne({"_id": c}, {"$pull": {"outbox": {"event.id": {"$in": ids}}}})
+            for c, ids in event_ids.items()
+            if ids
+        ]
+        if pulls:
+            await self.contacts.bulk_write(pulls, ordered=False)
+        done = [d["_id"] async for d in find_by_ids(self.contacts, event_ids, {"outbox": 1}) if not d.get("outbox")]
+        if done:
+            await self.work.delete_many({"_id": {"$in": done}, "token": token})
+
     def _remember(self, doc: Document) -> None:
         if self.memory is not None:
             self.memory.put(doc, str(doc["_id"]))

@@ -225,73 +225,115 @@ async def apply_interaction(event: EventEnvelope, payload: Any, deps: Deps) -> N
 
 
 async def apply_interactions(items: list[tuple[EventEnvelope, Any]], deps: Deps, concurrency: int = 32) -> None:
-    """A consumer batch of interactions: each person's events are applied together, in their order, and up to
-    `concurrency` people at once (one person's store round trips wait for the store; another's meanwhile do not).
-    If any person fails the call raises after the others are done, and the whole batch is delivered again, which
-    every step below absorbs (see `_apply_to_person`)."""
+    """A consumer batch of interactions, each person's events together and in their order. The people whose profile
+    exists are applied all at once, in a few round trips whatever their number (read, timeline, figures, one
+    conditional write, one publish); the others (new, merged, or changed by someone else meanwhile) one person at a
+    time, up to `concurrency` at once. If any person fails the call raises after the others are done, and the
+    whole batch is delivered again, which every step absorbs: the timeline is keyed by event id, figures are
+    recomputed from it, the lifecycle only moves forward."""
     by_person: dict[str, list[tuple[EventEnvelope, Any]]] = {}
     for event, payload in items:
         by_person.setdefault(payload.contact_id, []).append((event, payload))
+    rest = await _apply_together(by_person, deps)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(contact_id: str, events: list[tuple[EventEnvelope, Any]]) -> None:
+    async def one(contact_id: str) -> None:
         async with gate:
-            await _apply_to_person(contact_id, events, deps)
+            await _apply_to_person(contact_id, by_person[contact_id], deps)
 
-    results = await asyncio.gather(*(one(c, e) for c, e in by_person.items()), return_exceptions=True)
+    results = await asyncio.gather(*(one(c) for c in rest), return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise failed[0]
 
 
+def _entries(events: list[tuple[EventEnvelope, Any]]) -> list[tuple[str, str, datetime, dict[str, Any]]]:
+    return [(e.id, e.type, p.occurred_at, p.model_dump(mode="json")) for e, p in events]
+
+
+def _fold(
+    c: Contact,
+    events: list[tuple[EventEnvelope, Any]],
+    new: list[bool],
+    figures: dict[str, Any] | None,
+    deps: Deps,
+    now: datetime,
+) -> None:
+    """A person's interactions into their profile: figures, survey answers, lifecycle. `new`: per event, whether it
+    was not on the timeline before (each order.paid counts the purchases there were when it arrived)."""
+    if figures is not None:
+        c.quantitative = figures
+    purchases = int((c.quantitative or {}).get("purchases", 0))
+    later = sum(1 for (e, _), fresh in zip(events, new, strict=True) if fresh and e.type == "order.paid")
+    for (event, payload), fresh in zip(events, new, strict=True):
+        if fresh and event.type == "order.paid":
+            later -= 1
+        if event.type == "survey.answered":
+            c.record_survey_answers(
+                [
+                    {
+                        "survey_id": payload.survey_id,
+                        "question_id": a.question_id,
+                        "question": a.question,
+                        "answer": a.answer,
+                        "score": a.score,
+                        "answered_at": payload.occurred_at,
+                    }
+                    for a in payload.answers
+                ]
+            )
+        stage = deps.lifecycle.stage_for(event.type, payload, max(0, purchases - later))
+        if stage:
+            c.advance_lifecycle(stage, cause_type=event.type, cause_event_id=event.id, now=now)
+    c.updated_at = now
+
+
+async def _apply_together(by_person: dict[str, list[tuple[EventEnvelope, Any]]], deps: Deps) -> list[str]:
+    """The people with a profile of their own, at once; returns the others (for `_apply_to_person`)."""
+    loaded = {
+        cid: found
+        for cid, found in (await deps.repo.load_for_update(list(by_person))).items()
+        if found[0].status != "merged"
+    }
+    if not loaded:
+        return list(by_person)
+    added = await deps.timeline.add_for_many({cid: _entries(by_person[cid]) for cid in loaded})
+    counting = {cid: added[cid][0] for cid in loaded if any(e.type in QUANTITATIVE_TYPES for e, _ in by_person[cid])}
+    entries = await deps.timeline.entries_of_many(counting, list(QUANTITATIVE_TYPES))
+    now = utcnow()
+    for cid, (contact, _) in loaded.items():
+        figures = compute(entries[cid], now) if cid in counting else None
+        _fold(contact, by_person[cid], added[cid][1], figures, deps, now)
+    outboxes = {cid: outbox for cid, (_, outbox) in loaded.items()}
+    written, saved = await deps.repo.save_many([c for c, _ in loaded.values()], outboxes, deps.topic)
+    rest = [cid for cid in by_person if cid not in saved]
+    if written.outbox:
+        try:
+            await deps.publisher.publish_many(written.outbox)
+        except Exception:  # the work markers stay: the relay publishes what is left
+            log.warning("publish failed; the outbox relay will retry", extra={"contacts": len(saved)})
+            return rest
+    await deps.repo.mark_many_published(saved, written.token)
+    return rest
+
+
 async def _apply_to_person(contact_id: str, events: list[tuple[EventEnvelope, Any]], deps: Deps) -> None:
-    """Each interaction joins the timeline once (keyed by event id); figures are recomputed from the timeline, so a
-    redelivery can never count twice; the lifecycle advances forward only."""
+    """One person's interactions, reading and writing their profile on its own (a new or merged person, or one
+    changed by another writer while the batch was applied)."""
     contact = await get_contact(contact_id, deps)
     # An erasure leaves a tombstone before it deletes the profile, so only a missing profile needs the check.
     if contact is None and await deps.repo.contacts.database["erased"].find_one({"_id": contact_id}):
         return  # the person asked to be erased: nothing about them is kept again
     # An interaction for a person not seen yet starts a minimal profile, so nothing is dropped.
     contact_id = contact_id if contact is None else contact.id
-    listed, new = await deps.timeline.add(
-        contact_id,
-        [(event.id, event.type, payload.occurred_at, payload.model_dump(mode="json")) for event, payload in events],
-    )
+    listed, new = await deps.timeline.add(contact_id, _entries(events))
     now = utcnow()
     figures = None
     if any(event.type in QUANTITATIVE_TYPES for event, _ in events):
         figures = compute(await deps.timeline.entries_of(contact_id, listed, list(QUANTITATIVE_TYPES)), now)
-    # The purchases each order.paid saw when it arrived: those of this batch after it were not there yet.
-    purchases_then = []
-    later_paid = sum(1 for (event, _), fresh in zip(events, new, strict=True) if fresh and event.type == "order.paid")
-    for (event, _), fresh in zip(events, new, strict=True):
-        if fresh and event.type == "order.paid":
-            later_paid -= 1
-        purchases_then.append(later_paid)
 
     async def change(c: Contact) -> None:
-        if figures is not None:
-            c.quantitative = figures
-        purchases = int((c.quantitative or {}).get("purchases", 0))
-        for (event, payload), later in zip(events, purchases_then, strict=True):
-            if event.type == "survey.answered":
-                c.record_survey_answers(
-                    [
-                        {
-                            "survey_id": payload.survey_id,
-                            "question_id": a.question_id,
-                            "question": a.question,
-                            "answer": a.answer,
-                            "score": a.score,
-                            "answered_at": payload.occurred_at,
-                        }
-                        for a in payload.answers
-                    ]
-                )
-            stage = deps.lifecycle.stage_for(event.type, payload, max(0, purchases - later))
-            if stage:
-                c.advance_lifecycle(stage, cause_type=event.type, cause_event_id=event.id, now=now)
-        c.updated_at = now
+        _fold(c, events, new, figures, deps, now)
 
     def new_profile() -> Contact:
         channel = next((p.channel for _, p in events if p.channel), None)
