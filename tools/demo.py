@@ -133,10 +133,10 @@ class Demo:
                 raise SystemExit(f"{label}: rejected {rejected[:3]}")
             progress(label, min(len(events), n + 500), len(events))
 
-    async def retrying(self, path: str, json: dict[str, Any], timeout: float = 60) -> httpx.Response:
+    async def retrying(self, path: str, json: dict[str, Any], wait_s: float = 60) -> httpx.Response:
         """POST with an idempotency key: safe to repeat while a busy service answers 502/503/504."""
         for attempt in range(6):
-            r = await self.client.post(path, json=json, timeout=timeout)
+            r = await self.client.post(path, json=json, timeout=wait_s)
             if r.status_code not in (502, 503, 504):
                 return r
             await asyncio.sleep(2**attempt)
@@ -209,7 +209,7 @@ class Demo:
         await self.consents(crowd, ids)
         # scores, dormancy and segments now, rather than at the analytics service's next hourly evaluation
         # as long as the gateway waits for it: on a stack holding benchmark data it takes minutes
-        r = await self.retrying("/v1/analytics/evaluations", {}, timeout=300)
+        r = await self.retrying("/v1/analytics/evaluations", {}, wait_s=300)
         if r.status_code != 200:
             raise SystemExit(f"evaluation: {r.status_code} {r.text}")
         print(
