@@ -65,6 +65,20 @@ class SearchQuery:
     cursor: str | None = None
 
 
+def _next_version(contact: Contact, topic: str) -> tuple[Document, dict[str, Any]]:
+    """The contact's next version as a document (without `_id`) and the update writing it, its recorded events
+    added to the outbox."""
+    doc = to_document(contact)
+    doc.pop("_id")
+    doc["version"] = contact.version + 1
+    update: dict[str, Any] = {"$set": doc}
+    if contact.events:
+        update["$push"] = {
+            "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]}
+        }
+    return doc, update
+
+
 class ContactRepository:
     """Contacts in their own collection, queried through secondary indexes; `contact_work` lists the contacts whose
     events still wait to be published (a marker written before the change), so the relay never scans contacts."""
@@ -157,14 +171,7 @@ class ContactRepository:
         """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`.
         `reindex=False` when the change left its identifiers as they were (the identifier index is then current)."""
         token = await self._mark_work(contact.id)
-        doc = to_document(contact)
-        doc.pop("_id")
-        doc["version"] = contact.version + 1
-        update: dict[str, Any] = {"$set": doc}
-        if contact.events:
-            update["$push"] = {
-                "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]}
-            }
+        doc, update = _next_version(contact, topic)
         # the outbox as it was before this write comes back with it: no second read to know what to publish
         before = await self.contacts.find_one_and_update(
             {"_id": contact.id, "version": contact.version}, update, projection={"outbox": 1}
@@ -197,16 +204,8 @@ class ContactRepository:
         docs: dict[str, Document] = {}
         ops = []
         for c in contacts:
-            doc = to_document(c)
-            doc.pop("_id")
-            doc["version"] = c.version + 1
-            update: dict[str, Any] = {"$set": doc}
-            if c.events:
-                update["$push"] = {
-                    "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in c.events]}
-                }
+            docs[c.id], update = _next_version(c, topic)
             ops.append(UpdateOne({"_id": c.id, "version": c.version}, update))
-            docs[c.id] = doc
         result = await self.contacts.bulk_write(ops, ordered=False)
         if result.matched_count == len(ops):
             saved = set(docs)
