@@ -120,3 +120,22 @@ class TestStaffWork:
                 f"{stack.gateway}/v1/contacts", json={"full_name": "Ha Tran", "phones": contact["phones"]}
             )
             assert [d["id"] for d in dup.json()["likely_duplicates"]] == [cid]
+
+
+async def test_the_fast_profile_read_answers_as_the_documented_route(stack: Stack) -> None:
+    """The contacts service's fast path for `GET /v1/contacts/{id}` gives the route's answer (a query string sends
+    the same read through the route); an unknown id and the parameterless GET routes still reach their routes."""
+    async with stack.client() as c:
+        created = await new_contact(c, stack, tags=["vip"])
+    async with httpx.AsyncClient(base_url=stack.contacts, timeout=10) as direct:
+        fast = await direct.get(f"/v1/contacts/{created['id']}")
+        routed = await direct.get(f"/v1/contacts/{created['id']}", params={"via": "route"})
+        assert fast.status_code == routed.status_code == 200
+        assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+        a, b = fast.json(), routed.json()
+        assert a.pop("health")["completeness"] == b.pop("health")["completeness"]  # freshness moves with the clock
+        assert a == b and a["tags"] == ["vip"]
+        missing = await direct.get("/v1/contacts/no-such-contact")
+        assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+        stale = await direct.get("/v1/contacts/stale")
+        assert stale.status_code == 200 and "items" in stale.json()

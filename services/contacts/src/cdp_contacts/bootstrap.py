@@ -31,6 +31,7 @@ from cdp_contacts.adapters.settings_store import ConfigStore
 from cdp_contacts.adapters.timeline import Timeline
 from cdp_contacts.domain.lifecycle import LifecycleRules
 from cdp_contacts.entrypoints import admin
+from cdp_contacts.entrypoints.fast_read import FastContactRead
 from cdp_contacts.entrypoints.http import router
 from cdp_contacts.service_layer import followers, handlers, privacy
 
@@ -213,5 +214,6 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
         routers=[router, admin.router],
         on_startup=[start],
         hot_routes=("/v1/contacts/{contact_id}",),  # profile reads: logged only when they fail or are slow
+        fast_paths=[(FastContactRead, {"routers": [router, admin.router]})],
     )
     return app
