@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from cdp_common.fast_paths import PREFIX, ProfileReadPath
 from cdp_common.problems import Problem
 from fastapi import APIRouter
 
@@ -24,34 +24,11 @@ from cdp_gateway.upstream import PASSED_RESPONSE_HEADERS
 
 log = logging.getLogger("cdp.gateway.read")
 
-PREFIX = "/v1/contacts/"
-TEMPLATE = "/v1/contacts/{contact_id}"
-CONTACT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-class _Route:
-    path = TEMPLATE  # what the request observer labels metrics and logs with
-
 
 class FastProfileRead:
     def __init__(self, app: Any, routers: Sequence[APIRouter]) -> None:
-        """`routers`: the gateway's routers; their GET routes under /v1/contacts/ with no parameter (stale,
-        export...) are theirs, not profile reads."""
         self.app = app
-        self.route = _Route()
-        paths = [(getattr(r, "path", ""), getattr(r, "methods", None) or ()) for rt in routers for r in rt.routes]
-        self.static = frozenset(p for p, m in paths if p.startswith(PREFIX) and "{" not in p and "GET" in m)
-
-    def _contact_id(self, scope: dict[str, Any]) -> str | None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
-            return None
-        path: str = scope["path"]
-        if not path.startswith(PREFIX):
-            return None
-        contact_id = path[len(PREFIX) :]
-        if not CONTACT_ID.fullmatch(contact_id) or path in self.static:
-            return None
-        return contact_id
+        self.paths = ProfileReadPath(routers)
 
     @staticmethod
     def _token(scope: dict[str, Any]) -> str | None:
@@ -62,7 +39,7 @@ class FastProfileRead:
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        contact_id = self._contact_id(scope)
+        contact_id = self.paths.contact_id(scope)
         token = self._token(scope) if contact_id is not None else None
         if contact_id is None or token is None:
             await self.app(scope, receive, send)
@@ -93,7 +70,7 @@ class FastProfileRead:
             log.warning("fast profile read failed; the documented route answers", exc_info=True)
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.route
+        scope["route"] = self.paths.route
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         headers += [(k.encode(), v.encode()) for k, v in answer.headers.items() if k in PASSED_RESPONSE_HEADERS]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
