@@ -70,8 +70,5 @@ class FastProfileRead:
             log.warning("fast profile read failed; the documented route answers", exc_info=True)
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.paths.route
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        headers += [(k.encode(), v.encode()) for k, v in answer.headers.items() if k in PASSED_RESPONSE_HEADERS]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        passed = [(k.encode(), v.encode()) for k, v in answer.headers.items() if k in PASSED_RESPONSE_HEADERS]
+        await self.paths.answer(scope, send, body, passed)

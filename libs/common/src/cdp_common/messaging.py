@@ -25,13 +25,13 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from cdp_common.events import MAX_EVENT_BYTES, EventEnvelope, EventTypeRegistry, UnknownEventType, utcnow
 from cdp_common.logs import event_id_var, trace_id_var
 from cdp_common.metrics import DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_PUBLISHED, HANDLER_SECONDS
 from cdp_common.shredding import SubjectKeys, SubjectShredded
-from cdp_common.store import Document, find_by_ids
+from cdp_common.store import Document, find_by_ids, insert_new
 
 log = logging.getLogger("cdp.messaging")
 
@@ -192,13 +192,8 @@ class Inbox:
         return {d["_id"][prefix:] async for d in find_by_ids(self.col, keys, {"_id": 1})}
 
     async def remember_all(self, events: list[EventEnvelope]) -> None:
-        if not events:
-            return
-        try:
-            await self.col.insert_many([self._entry(e) for e in events], ordered=False)
-        except BulkWriteError as e:  # some were remembered by a replica or an earlier delivery: the same outcome
-            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
-                raise
+        # some may be remembered by a replica or an earlier delivery already: the same outcome
+        await insert_new(self.col, [self._entry(e) for e in events])
 
 
 Handler = Callable[[EventEnvelope, BaseModel], Awaitable[None]]

@@ -13,6 +13,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 Document = dict[str, Any]
 
@@ -37,6 +38,19 @@ async def ping(db: AsyncDatabase[Document]) -> bool:
         return False
 
 
+async def insert_new(collection: AsyncCollection[Document], docs: list[Document]) -> None:
+    """Insert `docs`, leaving out those whose `_id` is already stored (written by an earlier delivery, a replica, an
+    interrupted attempt); any other write error is raised."""
+    if not docs:
+        return
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as e:
+        if any(err.get("code") != DUPLICATE_KEY for err in e.details.get("writeErrors", [])):
+            raise
+
+
+DUPLICATE_KEY = 11000
 IDS_PER_QUERY = 256
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cdp_common.store import Document, find_by_ids
+from cdp_common.store import Document, find_by_ids, insert_new
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 SEP = "|"
 
@@ -35,6 +34,30 @@ def _entry(eid: str, event_id: str, contact_id: str, event_type: str, at: dateti
         "at": at,
         "data": data,
     }
+
+
+def _entries(
+    contact_id: str, eids: list[str], items: list[tuple[str, str, datetime, dict[str, Any]]]
+) -> list[Document]:
+    """The entry documents of `items` (event id, type, time, data), each event once."""
+    docs = {
+        eid: _entry(eid, event_id, contact_id, event_type, at, data)
+        for eid, (event_id, event_type, at, data) in zip(eids, items, strict=True)
+    }
+    return list(docs.values())
+
+
+def _extended(listed: list[str], eids: list[str]) -> tuple[list[str], list[bool]]:
+    """A contact's listing after `eids` joined it, and per entry whether it was not listed before."""
+    out = list(listed)
+    known = set(out)
+    new = []
+    for eid in eids:
+        new.append(eid not in known)
+        if eid not in known:
+            known.add(eid)
+            out.append(eid)
+    return out, new
 
 
 class Timeline:
@@ -62,20 +85,8 @@ class Timeline:
             upsert=True,
             return_document=ReturnDocument.BEFORE,
         )
-        listed = list((before or {}).get("ids", []))
-        known = set(listed)
-        new = []
-        for eid in eids:
-            new.append(eid not in known)
-            if eid not in known:
-                known.add(eid)
-                listed.append(eid)
-        docs = {
-            eid: _entry(eid, event_id, contact_id, event_type, at, data)
-            for eid, (event_id, event_type, at, data) in zip(eids, entries, strict=True)
-        }
-        await self._insert(list(docs.values()))
-        return listed, new
+        await insert_new(self.entries, _entries(contact_id, eids, entries))
+        return _extended((before or {}).get("ids", []), eids)
 
     async def add_for_many(
         self, entries: dict[str, list[tuple[str, str, datetime, dict[str, Any]]]]
@@ -89,38 +100,21 @@ class Timeline:
             [UpdateOne({"_id": cid}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True) for cid, ids in eids.items()],
             ordered=False,
         )
-        out: dict[str, tuple[list[str], list[bool]]] = {}
-        docs: dict[str, dict[str, Any]] = {}
-        for cid, items in entries.items():
-            listed = list(before.get(cid, []))
-            known = set(listed)
-            new = []
-            for eid, (event_id, event_type, at, data) in zip(eids[cid], items, strict=True):
-                new.append(eid not in known)
-                if eid not in known:
-                    known.add(eid)
-                    listed.append(eid)
-                docs[eid] = _entry(eid, event_id, cid, event_type, at, data)
-            out[cid] = (listed, new)
-        await self._insert(list(docs.values()))
-        return out
+        await insert_new(self.entries, [d for cid, items in entries.items() for d in _entries(cid, eids[cid], items)])
+        return {cid: _extended(before.get(cid, []), ids) for cid, ids in eids.items()}
 
-    async def entries_of_many(self, listed: dict[str, list[str]], types: list[str]) -> dict[str, list[Document]]:
-        """`entries_of` for many contacts in one read (a few hundred ids a query)."""
+    async def entries_of_many(
+        self, listed: dict[str, list[str]], types: list[str] | None = None
+    ) -> dict[str, list[Document]]:
+        """The entries of `listed` ids (as each contact's index lists them) still on each one's timeline, newest
+        first, in one read (a few hundred ids a query)."""
         out: dict[str, list[Document]] = {cid: [] for cid in listed}
         async for d in find_by_ids(self.entries, [eid for ids in listed.values() for eid in ids]):
-            if d["contact_id"] in out and d["type"] in types:
+            if d["contact_id"] in out and (types is None or d["type"] in types):
                 out[d["contact_id"]].append(d)
         for entries in out.values():
             entries.sort(key=lambda d: d["_id"])
         return out
-
-    async def _insert(self, docs: list[dict[str, Any]]) -> None:
-        try:
-            await self.entries.insert_many(docs, ordered=False)
-        except BulkWriteError as e:  # written by an earlier delivery that stopped before it was done
-            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
-                raise
 
     async def page(
         self, contact_id: str, limit: int, after: str | None = None, types: list[str] | None = None
@@ -136,14 +130,7 @@ class Timeline:
         return await self.entries_of(contact_id, (listed or {}).get("ids", []), types)
 
     async def entries_of(self, contact_id: str, ids: list[str], types: list[str] | None = None) -> list[Document]:
-        """The entries of `ids` (as the contact's index lists them) still on its timeline, newest first."""
-        if not ids:
-            return []
-        docs = [d async for d in find_by_ids(self.entries, ids)]
-        return sorted(
-            (d for d in docs if d["contact_id"] == contact_id and (types is None or d["type"] in types)),
-            key=lambda d: d["_id"],
-        )
+        return (await self.entries_of_many({contact_id: ids}, types))[contact_id]
 
     async def _rekey(self, docs: list[Document], to_contact: str) -> None:
         if not docs:
@@ -152,11 +139,7 @@ class Timeline:
         await self.index.update_one(
             {"_id": to_contact}, {"$addToSet": {"ids": {"$each": [m["_id"] for m in moved]}}}, upsert=True
         )
-        try:
-            await self.entries.insert_many(moved, ordered=False)
-        except BulkWriteError as e:  # already moved by an earlier, interrupted attempt
-            if any(err.get("code") != 11000 for err in e.details.get("writeErrors", [])):
-                raise
+        await insert_new(self.entries, moved)  # some may be moved by an earlier, interrupted attempt already
         await self.entries.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
         await self.index.update_one(
             {"_id": docs[0]["contact_id"]}, {"$pull": {"ids": {"$in": [d["_id"] for d in docs]}}}

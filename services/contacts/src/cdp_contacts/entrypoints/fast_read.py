@@ -40,7 +40,4 @@ class FastContactRead:
             log.warning("fast contact read failed; the documented route answers", exc_info=True)
             await self.app(scope, receive, send)
             return
-        scope["route"] = self.paths.route
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await self.paths.answer(scope, send, body)
