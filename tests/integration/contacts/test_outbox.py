@@ -95,6 +95,33 @@ class TestOutbox:
         assert result.created == 3
         assert sorted(e.type for e in recorder.events) == ["contact.created"] * 3
         assert await db.contact_work.count_documents({}) == 0
+        assert await db.contact_batches.count_documents({}) == 0
         assert await db.contacts.count_documents({"outbox.0": {"$exists": True}}) == 0
         again = await bulk.import_batch(ImportBatch(import_id="file-1", rows=rows), deps, by="admin")
         assert (again.created, again.already_imported, len(recorder.events)) == (0, 3, 3)
+
+    async def test_the_relay_sends_an_unpublished_import_batch_for_the_contacts_it_created(
+        self, db: AsyncDatabase[Document]
+    ) -> None:
+        """Kafka was down during the import: the batch's events wait in one document until the relay sends them.
+        A row the same file imported before is not created again, and nothing is sent for it a second time."""
+        rows = [
+            ImportRow(row=n, data={"full_name": f"Khách Lỡ {n}", "phones": [{"number": f"090123450{n}"}]})
+            for n in range(1, 4)
+        ]
+        earlier = RecordingPublisher()
+        deps = await deps_for(db, earlier, "t")
+        await bulk.import_batch(ImportBatch(import_id="file-2", rows=rows[:1]), deps, by="admin")
+
+        deps.publisher = BrokenPublisher()
+        result = await bulk.import_batch(ImportBatch(import_id="file-2", rows=rows), deps, by="admin")
+        assert (result.created, result.already_imported) == (2, 1)
+        assert await db.contact_batches.count_documents({}) == 1
+
+        recorder = RecordingPublisher()
+        deps.publisher = recorder
+        assert await handlers.relay_outbox_once(deps, grace=timedelta(minutes=1)) == 0  # too fresh: still in hand
+        assert await handlers.relay_outbox_once(deps, grace=timedelta(0)) == 2
+        assert sorted(e.data["full_name"] for e in recorder.events) == ["Khách Lỡ 2", "Khách Lỡ 3"]
+        assert await db.contact_batches.count_documents({}) == 0
+        assert await handlers.relay_outbox_once(deps, grace=timedelta(0)) == 0

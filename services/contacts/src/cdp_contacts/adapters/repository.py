@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cdp_common.events import EventEnvelope
@@ -86,6 +86,7 @@ class ContactRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.contacts = db["contacts"]
         self.work = db["contact_work"]
+        self.batches = db["contact_batches"]  # a bulk import's events until Kafka acknowledged them
         # identifier -> contact ids, keyed by `_id`: exact lookups stay fast on a store that only indexes `_id`
         self.keys = db["contact_keys"]
         # search in memory (adapters/search_index.py), when the service turns it on; `memory_current` says whether
@@ -131,17 +132,27 @@ class ContactRepository:
 
     async def add_many(self, contacts: list[Contact], topic: str) -> tuple[set[str], Written]:
         """Insert new contacts in one round trip; ids that exist already are skipped. Returns the ids inserted and
-        what they left to publish (finished with `mark_all_published` and the written token)."""
+        what they left to publish (finished with `batch_published` and the written token).
+
+        Their events wait in one batch document written first, not in each contact's outbox: a batch of a
+        thousand costs three writes besides the contacts themselves, where markers and outboxes cost three
+        thousand. Each contact records the batch that created it, so the relay sends the events of those only."""
         if not contacts:
             return set(), Written("", [])
-        docs = []
-        for c in contacts:
-            doc = to_document(c)
-            doc["version"] = 1
-            doc["outbox"] = [{"topic": topic, "event": e.model_dump(mode="json")} for e in c.events]
-            docs.append(doc)
+        token = uuid.uuid4().hex
+        await self.batches.insert_one(
+            {
+                "_id": token,
+                "at": datetime.now(UTC),
+                "events": [
+                    {"contact_id": c.id, "topic": topic, "event": e.model_dump(mode="json")}
+                    for c in contacts
+                    for e in c.events
+                ],
+            }
+        )
+        docs = [{**to_document(c), "version": 1, "outbox": [], "created_in_batch": token} for c in contacts]
         ids = {c.id for c in contacts}
-        token = await self._mark_work(*ids)
         try:
             await self.contacts.insert_many(docs, ordered=False)
             inserted = ids
@@ -162,10 +173,28 @@ class ContactRepository:
                 self._remember(d)
         return inserted, written
 
-    async def mark_all_published(self, contact_ids: list[str], token: str) -> None:
-        """After a bulk publish acknowledged every event of these (new) contacts."""
-        await self.contacts.update_many({"_id": {"$in": contact_ids}}, {"$set": {"outbox": []}})
-        await self.work.delete_many({"_id": {"$in": contact_ids}, "token": token})
+    async def batch_published(self, token: str) -> None:
+        """After a bulk publish acknowledged every event of the batch."""
+        await self.batches.delete_one({"_id": token})
+
+    async def batches_left(self, before: datetime, limit: int = 10) -> list[str]:
+        """Batches written before `before` whose publish never finished (Kafka was down, or the process died)."""
+        return [d["_id"] async for d in self.batches.find({"at": {"$lt": before}}, {"_id": 1}).limit(limit)]
+
+    async def batch_outbox(self, token: str) -> list[tuple[str, EventEnvelope]]:
+        """The batch's events of the contacts it created, in order (a row already imported before sends nothing)."""
+        doc = await self.batches.find_one({"_id": token})
+        if doc is None:
+            return []
+        ids = list({e["contact_id"] for e in doc["events"]})
+        created = {
+            d["_id"]
+            async for d in find_by_ids(self.contacts, ids, {"created_in_batch": 1})
+            if d.get("created_in_batch") == token
+        }
+        return [
+            (e["topic"], EventEnvelope.model_validate(e["event"])) for e in doc["events"] if e["contact_id"] in created
+        ]
 
     async def save(self, contact: Contact, topic: str, *, reindex: bool = True) -> Written:
         """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`.

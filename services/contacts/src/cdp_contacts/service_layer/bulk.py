@@ -55,10 +55,12 @@ async def import_batch(batch: ImportBatch, deps: Deps, by: str) -> ImportResult:
         contacts.append(c)
     created_ids, written = await deps.repo.add_many(contacts, deps.topic)
     fresh = [c for c in contacts if c.id in created_ids]
-    if written.outbox:
+    if not written.outbox:
+        await deps.repo.batch_published(written.token)  # every row was imported before: nothing to send
+    else:
         try:
             await deps.publisher.publish_many(written.outbox)
-            await deps.repo.mark_all_published([c.id for c in fresh], written.token)
+            await deps.repo.batch_published(written.token)
         except Exception:
             log.warning("bulk publish failed; the outbox relay will retry", extra={"rows": len(written.outbox)})
     return ImportResult(

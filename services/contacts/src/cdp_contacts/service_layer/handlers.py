@@ -369,6 +369,15 @@ async def relay_outbox_once(deps: Deps, grace: timedelta = RELAY_GRACE) -> int:
     """Publish what requests left behind (Kafka was down, or the process died between the write and the publish),
     then drop the work marker. Contacts changed within `grace` are left to the request still handling them."""
     sent = 0
+    for token in await deps.repo.batches_left(before=utcnow() - grace):
+        pending = await deps.repo.batch_outbox(token)
+        try:
+            await deps.publisher.publish_many(pending)
+        except Exception:
+            log.warning("publish failed; the outbox relay will retry", extra={"batch": token})
+            return sent
+        await deps.repo.batch_published(token)
+        sent += len(pending)
     for contact_id in await deps.repo.contacts_with_work():
         contact = await deps.repo.get(contact_id)
         if contact is not None and contact.updated_at > utcnow() - grace:
