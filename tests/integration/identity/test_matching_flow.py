@@ -14,10 +14,11 @@ import pytest
 from cdp_common.contracts import REGISTRY
 from cdp_common.contracts.identity import SourceAttributes, SourceRecordObserved
 from cdp_common.events import EventEnvelope, make_event
-from cdp_common.messaging import EventConsumer, Inbox, make_broker, subscribe
+from cdp_common.messaging import BatchEventConsumer, Delivery, Inbox, make_broker, subscribe_batch
 from cdp_common.store import Document
 from cdp_identity.adapters.graph import IdentityGraph
-from cdp_identity.service_layer.matching import handle_observed, merge_persons
+from cdp_identity.service_layer.handlers import on_records_observed
+from cdp_identity.service_layer.matching import Observed, handle_observed, handle_observed_many, merge_persons
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bench.people import person, phone_as_typed
@@ -139,6 +140,58 @@ class TestMatching:
         assert (await graph.record("web:2") or {})["person_id"] == b.person_id
 
 
+class TestPollAtATime:
+    async def test_a_poll_matched_together_groups_records_as_one_at_a_time_does(
+        self, db: AsyncDatabase[Document]
+    ) -> None:
+        """The same noisy records of 60 people (3-4 each, shuffled) through the one-at-a-time path and through polls
+        of 25 matched together, each into its own graph: the same records end up together, and as many reviews
+        are opened. Polls hold records of one person side by side, which must wait for each other."""
+        rng = random.Random(11)
+        items = []
+        for i in range(60):
+            pp = person(rng, i)
+            for k, source in enumerate(("shop-till", "ecommerce", "contest", "support")[: 3 + i % 2]):
+                name = pp.full_name if k != 1 else " ".join(reversed(pp.full_name.split()))
+                items.append(
+                    observed(
+                        source,
+                        f"{i}-{k}",
+                        full_name=name,
+                        phones=[phone_as_typed(rng, pp.phone)] if k != 2 else [],
+                        emails=[pp.email] if k % 2 == 0 else [],
+                        birth_date=pp.birth_date,
+                    )
+                )
+        rng.shuffle(items)
+
+        async def groups(graph: IdentityGraph) -> set[frozenset[str]]:
+            by_person: dict[str, set[str]] = {}
+            async for d in graph.records.find({}):
+                by_person.setdefault(await graph.resolve(d["person_id"]), set()).add(d["_id"])
+            return {frozenset(v) for v in by_person.values()}
+
+        one, rec_one = IdentityGraph(db.client[f"{db.name}_one"]), Recorder()
+        for e, o in items:
+            await handle_observed(e, o, one, rec_one)  # type: ignore[arg-type]
+        polled, rec_polled = IdentityGraph(db.client[f"{db.name}_polled"]), Recorder()
+        for start in range(0, len(items), 25):
+            poll = [Observed(e, o) for e, o in items[start : start + 25]]
+            decisions = await handle_observed_many(poll, polled, rec_polled)  # type: ignore[arg-type]
+            assert len(decisions) == len(poll)
+        try:
+            expected = await groups(one)
+            assert len(expected) < len(items)  # records did join
+            assert await groups(polled) == expected
+            assert await polled.reviews.count_documents({}) == await one.reviews.count_documents({})
+            linked = [e for e in rec_polled.events if e.type == "identity.record_linked"]
+            assert len(linked) == len(items)
+            assert sum(e.data["new_person"] for e in linked) == len(expected)
+        finally:
+            await db.client.drop_database(f"{db.name}_one")
+            await db.client.drop_database(f"{db.name}_polled")
+
+
 class TestConcurrency:
     async def test_two_replicas_with_many_duplicates_create_one_person_each(
         self, infra: Infra, db: AsyncDatabase[Document]
@@ -167,19 +220,22 @@ class TestConcurrency:
         for _ in range(2):
             broker = make_broker(infra.kafka_bootstrap, "test")
 
-            async def on_observed(event: EventEnvelope, payload: Any) -> None:
-                await handle_observed(event, payload, graph, rec)  # type: ignore[arg-type]
+            async def on_observed(deliveries: list[Delivery]) -> None:  # as the service: a poll at a time
+                records = [(d.envelope, d.payload) for d in deliveries]
+                await on_records_observed(records, graph, rec)  # type: ignore[arg-type]
 
-            consumer = EventConsumer(
+            consumer = BatchEventConsumer(
                 group_id=group,
                 dead_letter_topic=dlq,
                 registry=REGISTRY,
                 inbox=Inbox(lambda: db, group),
                 publisher_broker=broker,
-                handlers={"identity.record_observed": on_observed},
+                types=frozenset({"identity.record_observed"}),
+                batch_handler=on_observed,
+                use_inbox=True,
                 retry_backoff_seconds=0.1,
             )
-            subscribe(broker, topic, consumer, title="t", description="d")
+            subscribe_batch(broker, topic, consumer, title="t", description="d", max_records=20)
             brokers.append(broker)
         await asyncio.gather(*(b.start() for b in brokers))
         try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from cdp_common.app import ServiceRuntime, answer_privacy, consume, create_app
-from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.app import ServiceRuntime, answer_privacy, consume_batch, create_app
+from cdp_common.contracts.contacts import ContactCreated
+from cdp_common.contracts.identity import SourceRecordObserved
+from cdp_common.messaging import Delivery, EventPublisher, make_broker
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import CONTACT_EVENTS, IDENTITY_EVENTS, IDENTITY_RECORDS
 from fastapi import FastAPI
+from pydantic import Field
 
 from cdp_identity.adapters.graph import IdentityGraph
 from cdp_identity.entrypoints.http import router
@@ -18,6 +21,13 @@ from cdp_identity.service_layer import handlers
 class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
     http_port: int = 8002
+    match_batch_max_records: int = Field(
+        200,
+        ge=1,
+        le=5_000,
+        description="Records matched together per poll at most (a poll costs a few store round trips in all; "
+        "offsets are committed per poll).",
+    )
 
 
 TITLE = "CDP identity resolution service"
@@ -36,25 +46,33 @@ def build(settings: IdentitySettings | None = None) -> FastAPI:
         description="identity.record_linked, persons_merged, merge_undone, review_needed, review_resolved",
     )
 
-    async def on_contact_created(event: Any, payload: Any) -> None:
-        await handlers.on_contact_created(event, payload, app.state.graph, publisher)
+    async def on_contacts_created(deliveries: list[Delivery]) -> None:
+        created = [(d.envelope, cast(ContactCreated, d.payload)) for d in deliveries]
+        await handlers.on_contacts_created(created, app.state.graph, publisher)
 
-    async def on_record_observed(event: Any, payload: Any) -> None:
-        await handlers.on_record_observed(event, payload, app.state.graph, publisher)
+    async def on_records_observed(deliveries: list[Delivery]) -> None:
+        records = [(d.envelope, cast(SourceRecordObserved, d.payload)) for d in deliveries]
+        await handlers.on_records_observed(records, app.state.graph, publisher)
 
-    consume(
+    consume_batch(
         runtime,
         CONTACT_EVENTS,
-        {"contact.created": on_contact_created},
+        ["contact.created"],
+        on_contacts_created,
         title="identity <- contact events",
-        description="Contacts created by staff or imports are matched like any source record.",
+        description="Contacts created by staff or imports are matched like any source record (a poll at a time).",
+        max_records=settings.match_batch_max_records,
+        use_inbox=True,
     )
-    consume(
+    consume_batch(
         runtime,
         IDENTITY_RECORDS,
-        {"identity.record_observed": on_record_observed},
+        ["identity.record_observed"],
+        on_records_observed,
         title="identity <- source records",
-        description="Records from every channel, matched on arrival.",
+        description="Records from every channel, matched on arrival (a poll at a time, in order).",
+        max_records=settings.match_batch_max_records,
+        use_inbox=True,
     )
 
     async def erase(person_id: str) -> dict[str, int]:

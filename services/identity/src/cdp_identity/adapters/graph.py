@@ -4,14 +4,16 @@ identifier claims (the serialisation point that keeps two replicas from creating
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from cdp_common.events import utcnow
-from cdp_common.store import Document, find_by_ids
+from cdp_common.store import DUPLICATE_KEY, Document, find_by_ids
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cdp_identity.domain.normalise import Profile
 from cdp_identity.domain.scoring import Frequencies, MatchingConfig
@@ -45,6 +47,44 @@ def profile_from(key: str, source: str, d: dict[str, Any]) -> Profile:
         dict(d.get("external_ids", {})),
         d.get("city"),
     )
+
+
+@dataclass(frozen=True)
+class Link:
+    """One record joining (or staying with) a person, as `IdentityGraph.link_many` writes it."""
+
+    profile: Profile
+    person_id: str
+    attributes: dict[str, Any]
+    observed_at: datetime
+    link: dict[str, Any]
+    new_person: bool
+    known: bool
+
+
+def candidates_in(blocks: dict[str, list[str]], blocking_keys: list[str], limit: int = 50) -> list[str]:
+    """The persons listed under a record's blocking keys, the latest `limit` of each key, at most twice `limit` in
+    all (before merge redirects are followed)."""
+    persons: dict[str, None] = {}
+    for key in blocking_keys:
+        for pid in blocks.get(key, [])[-limit:]:
+            persons.setdefault(pid)
+    return list(persons)[: limit * 2]
+
+
+def standing_candidates(listed: list[str], standing: dict[str, str], limit: int = 50) -> list[str]:
+    """The listed persons as they stand today (merged ones redirected), each once, at most `limit`."""
+    return list(dict.fromkeys(standing[pid] for pid in listed))[:limit]
+
+
+def frequencies_of(profile: Profile, counts: dict[str, int], blocks: dict[str, list[str]]) -> Frequencies:
+    """How common the record's name tokens are (`counts` from `token_counts`) and how many persons share each of its
+    identifiers (`blocks` from `blocks_of`)."""
+    total = max(counts.get("total", 0), 1)
+    # smoothing: an unseen token counts as seen once; tiny stores fall back to prior name shares
+    share = {t: max(counts.get(f"tok:{t}", 0), 1) / max(total, 100) for t in profile.name_folded}
+    sharers = {ident: len(blocks[ident]) for ident in profile.strong_identifiers() if ident in blocks}
+    return Frequencies(share, sharers)
 
 
 class IdentityGraph:
@@ -112,19 +152,13 @@ class IdentityGraph:
         return {**standing, **pending}
 
     async def candidates(self, blocking_keys: list[str], limit: int = 50) -> list[str]:
-        docs = [d async for d in self.blocks.find({"_id": {"$in": blocking_keys}})]
-        persons: list[str] = []
-        for d in docs:
-            for pid in d.get("persons", [])[-limit:]:
-                if pid not in persons:
-                    persons.append(pid)
-        persons = persons[: limit * 2]
-        standing = await self.resolve_many(persons)
-        resolved: list[str] = []
-        for pid in persons:
-            if standing[pid] not in resolved:
-                resolved.append(standing[pid])
-        return resolved[:limit]
+        blocks = await self.blocks_of(blocking_keys)
+        listed = candidates_in(blocks, blocking_keys, limit)
+        return standing_candidates(listed, await self.resolve_many(listed), limit)
+
+    async def blocks_of(self, keys: list[str]) -> dict[str, list[str]]:
+        """Blocking key -> the persons listed under it (keys nobody holds are absent)."""
+        return {d["_id"]: d.get("persons", []) async for d in find_by_ids(self.blocks, keys)}
 
     async def profiles_of(self, person_id: str, limit: int = 20) -> list[Profile]:
         return (await self.profiles_of_many([person_id], limit)).get(person_id, [])
@@ -140,14 +174,13 @@ class IdentityGraph:
         return {pid: [found[k] for k in ks if k in found] for pid, ks in keys.items()}
 
     async def frequencies(self, profile: Profile) -> Frequencies:
-        ids = [f"tok:{t}" for t in profile.name_folded] + ["total"]
-        counts = {d["_id"]: d["n"] async for d in self.counts.find({"_id": {"$in": ids}})}
-        total = max(counts.get("total", 0), 1)
-        # smoothing: an unseen token counts as seen once; tiny stores fall back to prior name shares
-        share = {t: max(counts.get(f"tok:{t}", 0), 1) / max(total, 100) for t in profile.name_folded}
-        idents = profile.strong_identifiers()
-        sharers = {d["_id"]: len(d.get("persons", [])) async for d in self.blocks.find({"_id": {"$in": idents}})}
-        return Frequencies(share, sharers)
+        counts = await self.token_counts(profile.name_folded)
+        return frequencies_of(profile, counts, await self.blocks_of(profile.strong_identifiers()))
+
+    async def token_counts(self, tokens: Iterable[str]) -> dict[str, int]:
+        """How many records carry each name token, and under "total" how many records there are."""
+        ids = [f"tok:{t}" for t in tokens] + ["total"]
+        return {d["_id"]: d["n"] async for d in find_by_ids(self.counts, ids)}
 
     # --------------------------------------------------------------------------------------------- writes
     async def claim(self, identifier: str, person_id: str) -> str:
@@ -210,6 +243,79 @@ class IdentityGraph:
                     for k in ["total", *(f"tok:{t}" for t in profile.name_folded)]
                 ],
                 ordered=False,
+            )
+
+    async def claim_many(self, wanted: dict[str, str]) -> dict[str, str]:
+        """`claim` of many identifiers (identifier -> the person wanting it) in two round trips; returns each
+        identifier's owner, which is the one wanting it unless another replica claimed it first."""
+        if not wanted:
+            return {}
+        now = utcnow()
+        ops = [
+            UpdateOne({"_id": ident}, {"$setOnInsert": {"person_id": pid, "at": now}}, upsert=True)
+            for ident, pid in wanted.items()
+        ]
+        try:
+            await self.claims.bulk_write(ops, ordered=False)
+        except BulkWriteError as e:  # a concurrent upsert won an insert: its owner is read below
+            if any(err.get("code") != DUPLICATE_KEY for err in e.details.get("writeErrors", [])):
+                raise
+        owners = {d["_id"]: str(d["person_id"]) async for d in find_by_ids(self.claims, list(wanted))}
+        return {ident: owners.get(ident, pid) for ident, pid in wanted.items()}
+
+    async def link_many(self, links: list[Link]) -> None:
+        """`link` of many records in four round trips (records, persons, blocking keys, token counts); each record's
+        `known` says whether it was stored before (then its name tokens are counted already)."""
+        if not links:
+            return
+        await self.records.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": x.profile.key},
+                    {
+                        "$set": {
+                            "source": x.profile.source,
+                            "profile": profile_doc(x.profile),
+                            "attributes": x.attributes,
+                            "observed_at": x.observed_at,
+                            "person_id": x.person_id,
+                            "link": x.link,
+                        }
+                    },
+                    upsert=True,
+                )
+                for x in links
+            ],
+            ordered=False,
+        )
+        now = utcnow()
+        persons = []
+        for x in links:
+            update: dict[str, Any] = {"$addToSet": {"records": x.profile.key}}
+            if x.new_person:
+                update["$setOnInsert"] = {"created_at": now, "merged_into": None}
+            persons.append(UpdateOne({"_id": x.person_id}, update, upsert=True))
+        await self.persons.bulk_write(persons, ordered=False)
+        blocks: dict[str, set[str]] = {}
+        for x in links:
+            for key in x.profile.blocking_keys():
+                blocks.setdefault(key, set()).add(x.person_id)
+        if blocks:
+            await self.blocks.bulk_write(
+                [
+                    UpdateOne({"_id": key}, {"$addToSet": {"persons": {"$each": sorted(pids)}}}, upsert=True)
+                    for key, pids in blocks.items()
+                ],
+                ordered=False,
+            )
+        counts: dict[str, int] = {}
+        for x in links:
+            if not x.known:
+                for k in ["total", *(f"tok:{t}" for t in x.profile.name_folded)]:
+                    counts[k] = counts.get(k, 0) + 1
+        if counts:
+            await self.counts.bulk_write(
+                [UpdateOne({"_id": k}, {"$inc": {"n": n}}, upsert=True) for k, n in counts.items()], ordered=False
             )
 
     async def records_of(self, person_id: str) -> list[Document]:

@@ -19,9 +19,11 @@ from cdp_common.contracts.identity import (
 )
 from cdp_common.events import EventEnvelope, make_event, utcnow
 from cdp_common.messaging import EventPublisher
+from cdp_common.store import find_by_ids
 from cdp_common.topics import IDENTITY_EVENTS
+from pymongo import UpdateOne
 
-from cdp_identity.adapters.graph import IdentityGraph
+from cdp_identity.adapters.graph import IdentityGraph, Link, candidates_in, frequencies_of, standing_candidates
 from cdp_identity.domain.normalise import Profile, profile_of
 from cdp_identity.domain.scoring import Frequencies, MatchingConfig, Score, compare
 
@@ -97,9 +99,15 @@ def score_against(profile: Profile, others: list[Profile], cfg: MatchingConfig, 
 
 async def score_candidates(profile: Profile, graph: IdentityGraph, cfg: MatchingConfig) -> list[tuple[str, Score]]:
     freq = await graph.frequencies(profile)
-    scored: list[tuple[str, Score]] = []
     candidates = await graph.candidates(profile.blocking_keys())
-    people = await graph.profiles_of_many(candidates)
+    return score_all(profile, candidates, await graph.profiles_of_many(candidates), cfg, freq)
+
+
+def score_all(
+    profile: Profile, candidates: list[str], people: dict[str, list[Profile]], cfg: MatchingConfig, freq: Frequencies
+) -> list[tuple[str, Score]]:
+    """Each candidate person (made of its records in `people`) scored against the record, best first."""
+    scored: list[tuple[str, Score]] = []
     for pid in candidates:
         others = [o for o in people.get(pid, []) if o.key != profile.key]
         if others:
@@ -137,88 +145,214 @@ async def handle_observed(
         decision = decide(profile, await score_candidates(profile, graph, cfg), cfg, new_person_id)
         if decision.new_person:
             decision = await _claim_identifiers(profile, decision, graph, cfg)
-    evidence: list[dict[str, Any]] = [e.__dict__ for e in decision.score.evidence] if decision.score else []
-    link: dict[str, Any] = {
-        "rule": decision.score.rule if decision.score else ("existing" if existing else "new_person"),
+    link = _link_of(event, decision, cfg, existing is not None)
+    await graph.link(
+        profile, decision.person_id, o.attributes.model_dump(mode="json"), o.observed_at, link, decision.new_person
+    )
+    events = [_linked_event(event, o, decision, link, cfg)]
+    if decision.review_candidates:
+        review_id, review = _review_of(profile, decision, cfg)
+        await graph.reviews.update_one({"_id": review_id}, {"$setOnInsert": review}, upsert=True)
+        events.append(_review_event(event, review_id, review, decision))
+    await publisher.publish_many([(IDENTITY_EVENTS.name, e) for e in events])
+    return decision
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One record to match: its event, what it says, and the id a new person would take (a contact's own)."""
+
+    event: EventEnvelope
+    observation: SourceRecordObserved
+    new_person_id: str | None = None
+
+
+async def handle_observed_many(
+    items: list[Observed], graph: IdentityGraph, publisher: EventPublisher
+) -> list[Decision]:
+    """`handle_observed` of a poll's records with a few store round trips for many of them at once (`_match_together`).
+
+    A record sharing its key or a blocking key with an earlier record of the poll could match what that one
+    creates, so it waits for a later round, after the earlier one is stored; a record whose new person lost an
+    identifier to another replica goes on its own right after its round (`_claim_identifiers` then joins it to the
+    owner). Each person's records are thus decided in the poll's order. Decisions in the items' order."""
+    cfg = await graph.matching_config()
+    profiles = [profile_from_observation(it.observation) for it in items]
+    decisions: dict[int, Decision] = {}
+    waiting = list(range(len(items)))
+    while waiting:
+        now, waiting = _independent(profiles, waiting)
+        lost = await _match_together(items, profiles, now, cfg, graph, publisher, decisions)
+        for i in lost:
+            it = items[i]
+            decisions[i] = await handle_observed(it.event, it.observation, graph, publisher, it.new_person_id)
+    return [decisions[i] for i in range(len(items))]
+
+
+async def _match_together(
+    items: list[Observed],
+    profiles: list[Profile],
+    together: list[int],
+    cfg: MatchingConfig,
+    graph: IdentityGraph,
+    publisher: EventPublisher,
+    decisions: dict[int, Decision],
+) -> list[int]:
+    """Match records that share no key: one read each for the records, blocking keys, merge redirects, candidate
+    persons' records and token counts, one claim of the new persons' identifiers, one write each for records,
+    persons, blocking keys, counts and reviews, one publish. Fills `decisions`; returns the records whose new
+    person lost an identifier claim, left undecided."""
+    existing = {
+        d["_id"]: str(d["person_id"])
+        async for d in find_by_ids(graph.records, [profiles[i].key for i in together], {"person_id": 1})
+    }
+    fresh = [i for i in together if profiles[i].key not in existing]
+    keys = [k for i in fresh for k in profiles[i].blocking_keys()]
+    blocks = await graph.blocks_of(keys)
+    listed = {i: candidates_in(blocks, profiles[i].blocking_keys()) for i in fresh}
+    standing = await graph.resolve_many(list({*existing.values(), *(p for ps in listed.values() for p in ps)}))
+    candidates = {i: standing_candidates(listed[i], standing) for i in fresh}
+    people = await graph.profiles_of_many(list({p for ps in candidates.values() for p in ps}))
+    counts = await graph.token_counts({t for i in fresh for t in profiles[i].name_folded})
+
+    decided: dict[int, Decision] = {}
+    for i in together:
+        if profiles[i].key in existing:  # seen before: it stays with its person; its values are refreshed
+            decided[i] = Decision(standing[existing[profiles[i].key]], False, None, [])
+    for i in fresh:
+        freq = frequencies_of(profiles[i], counts, blocks)
+        scored = score_all(profiles[i], candidates[i], people, cfg, freq)
+        decided[i] = decide(profiles[i], scored, cfg, items[i].new_person_id)
+    wanted = {
+        ident: decided[i].person_id
+        for i in fresh
+        if decided[i].new_person
+        for ident in profiles[i].strong_identifiers()
+    }
+    owners = await graph.claim_many(wanted)
+    lost = [
+        i
+        for i in fresh
+        if decided[i].new_person
+        and any(owners[ident] != decided[i].person_id for ident in profiles[i].strong_identifiers())
+    ]
+    for i in lost:
+        del decided[i]
+
+    links: list[Link] = []
+    reviews: list[UpdateOne] = []
+    events: list[EventEnvelope] = []
+    for i in sorted(decided):
+        it, decision, known = items[i], decided[i], profiles[i].key in existing
+        link = _link_of(it.event, decision, cfg, known)
+        o = it.observation
+        attributes = o.attributes.model_dump(mode="json")
+        links.append(Link(profiles[i], decision.person_id, attributes, o.observed_at, link, decision.new_person, known))
+        events.append(_linked_event(it.event, o, decision, link, cfg))
+        if decision.review_candidates:
+            review_id, review = _review_of(profiles[i], decision, cfg)
+            reviews.append(UpdateOne({"_id": review_id}, {"$setOnInsert": review}, upsert=True))
+            events.append(_review_event(it.event, review_id, review, decision))
+    await graph.link_many(links)
+    if reviews:
+        await graph.reviews.bulk_write(reviews, ordered=False)
+    await publisher.publish_many([(IDENTITY_EVENTS.name, e) for e in events])
+    decisions.update(decided)
+    return lost
+
+
+def _independent(profiles: list[Profile], waiting: list[int]) -> tuple[list[int], list[int]]:
+    """Of the waiting records (indexes, in order), those that share no key with an earlier waiting record, to be
+    matched now, and the others, to wait for them."""
+    now: list[int] = []
+    later: list[int] = []
+    taken: set[str] = set()
+    for i in waiting:
+        keys = {profiles[i].key, *profiles[i].blocking_keys()}
+        (later if keys & taken else now).append(i)
+        taken |= keys
+    return now, later
+
+
+def _link_of(event: EventEnvelope, decision: Decision, cfg: MatchingConfig, known: bool) -> dict[str, Any]:
+    """What a link stores: the rule that made it, its score and evidence, the rule version, the event."""
+    return {
+        "rule": decision.score.rule if decision.score else ("existing" if known else "new_person"),
         "score": decision.score.total if decision.score else None,
-        "evidence": evidence,
+        "evidence": [e.__dict__ for e in decision.score.evidence] if decision.score else [],
         "rule_version": cfg.version,
         "event_id": event.id,
         "linked_at": utcnow(),
     }
-    await graph.link(
-        profile, decision.person_id, o.attributes.model_dump(mode="json"), o.observed_at, link, decision.new_person
+
+
+def _linked_event(
+    event: EventEnvelope, o: SourceRecordObserved, decision: Decision, link: dict[str, Any], cfg: MatchingConfig
+) -> EventEnvelope:
+    return make_event(
+        source=SOURCE,
+        event_type="identity.record_linked",
+        subject=decision.person_id,
+        event_id=uuid.uuid5(NS, f"linked:{event.id}").hex,
+        traceid=event.traceid,
+        data=RecordLinked(
+            person_id=decision.person_id,
+            source=o.source,
+            record_id=o.record_id,
+            observed_at=o.observed_at,
+            new_person=decision.new_person,
+            rule=link["rule"],
+            rule_version=cfg.version,
+            score=link["score"],
+            evidence=[EvidenceOut(**e) for e in link["evidence"]],
+            attributes=SourceAttributes.model_validate(o.attributes.model_dump()),
+        ),
     )
-    events = [
-        make_event(
-            source=SOURCE,
-            event_type="identity.record_linked",
-            subject=decision.person_id,
-            event_id=uuid.uuid5(NS, f"linked:{event.id}").hex,
-            traceid=event.traceid,
-            data=RecordLinked(
-                person_id=decision.person_id,
-                source=o.source,
-                record_id=o.record_id,
-                observed_at=o.observed_at,
-                new_person=decision.new_person,
-                rule=link["rule"],
-                rule_version=cfg.version,
-                score=link["score"],
-                evidence=[EvidenceOut(**e) for e in evidence],
-                attributes=SourceAttributes.model_validate(o.attributes.model_dump()),
-            ),
-        )
-    ]
-    if decision.review_candidates:
-        review_id = uuid.uuid5(NS, f"review:{profile.key}").hex
-        best = decision.review_candidates[0][1]
-        reason = best.conflict or (
-            "would join several persons"
-            if len(decision.review_candidates) > 1 and best.total >= cfg.link_threshold
-            else "score between the thresholds"
-        )
-        await graph.reviews.update_one(
-            {"_id": review_id},
+
+
+def _review_of(profile: Profile, decision: Decision, cfg: MatchingConfig) -> tuple[str, dict[str, Any]]:
+    """The review a person must do (its id and document): the candidates with their scores and evidence."""
+    best = decision.review_candidates[0][1]
+    reason = best.conflict or (
+        "would join several persons"
+        if len(decision.review_candidates) > 1 and best.total >= cfg.link_threshold
+        else "score between the thresholds"
+    )
+    return uuid.uuid5(NS, f"review:{profile.key}").hex, {
+        "record_key": profile.key,
+        "person_id": decision.person_id,
+        "candidates": [
             {
-                "$setOnInsert": {
-                    "record_key": profile.key,
-                    "person_id": decision.person_id,
-                    "candidates": [
-                        {
-                            "person_id": p,
-                            "score": s.total,
-                            "rule": s.rule,
-                            "conflict": s.conflict,
-                            "evidence": [e.__dict__ for e in s.evidence],
-                        }
-                        for p, s in decision.review_candidates
-                    ],
-                    "reason": reason,
-                    "status": "open",
-                    "created_at": utcnow(),
-                }
-            },
-            upsert=True,
-        )
-        events.append(
-            make_event(
-                source=SOURCE,
-                event_type="identity.review_needed",
-                subject=decision.person_id,
-                event_id=uuid.uuid5(NS, f"review:{event.id}").hex,
-                data=ReviewNeeded(
-                    review_id=review_id,
-                    record_key=profile.key,
-                    candidate_person_ids=[p for p, _ in decision.review_candidates],
-                    score=best.total,
-                    reason=reason,
-                    evidence=[EvidenceOut(**e.__dict__) for e in best.evidence],
-                ),
-            )
-        )
-    await publisher.publish_many([(IDENTITY_EVENTS.name, e) for e in events])
-    return decision
+                "person_id": p,
+                "score": s.total,
+                "rule": s.rule,
+                "conflict": s.conflict,
+                "evidence": [e.__dict__ for e in s.evidence],
+            }
+            for p, s in decision.review_candidates
+        ],
+        "reason": reason,
+        "status": "open",
+        "created_at": utcnow(),
+    }
+
+
+def _review_event(event: EventEnvelope, review_id: str, review: dict[str, Any], decision: Decision) -> EventEnvelope:
+    best = decision.review_candidates[0][1]
+    return make_event(
+        source=SOURCE,
+        event_type="identity.review_needed",
+        subject=decision.person_id,
+        event_id=uuid.uuid5(NS, f"review:{event.id}").hex,
+        data=ReviewNeeded(
+            review_id=review_id,
+            record_key=review["record_key"],
+            candidate_person_ids=[p for p, _ in decision.review_candidates],
+            score=best.total,
+            reason=review["reason"],
+            evidence=[EvidenceOut(**e.__dict__) for e in best.evidence],
+        ),
+    )
 
 
 async def _claim_identifiers(
