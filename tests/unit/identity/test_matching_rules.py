@@ -3,6 +3,7 @@ weights with term frequency, deterministic rules and merge protection, and the t
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
@@ -68,6 +69,23 @@ class TestScoring:
         common = compare(a, b, CFG, Frequencies({"nguyen": 0.38}, {}))  # type: ignore[arg-type]
         rare = compare(a, b, CFG, Frequencies({"nguyen": 0.0005}, {}))  # type: ignore[arg-type]
         assert common.total < rare.total
+
+    def test_a_whole_name_borne_by_many_persons_counts_less(self) -> None:
+        """Each token is fairly rare, but 90 of 10,000 records' persons bear the whole name: its u is that share, not
+        the product of the tokens' (which would call it one in a hundred thousand)."""
+        a, b = p("x:1", "Nguyễn Phương Thu"), p("y:1", "Thu Nguyen Phuong")
+        tokens = {"nguyen": 0.05, "phuong": 0.02, "thu": 0.01}
+        alone = compare(a, b, CFG, Frequencies(tokens, {"name:nguyen phuong thu": 1}, 10_000))  # type: ignore[arg-type]
+        borne = compare(a, b, CFG, Frequencies(tokens, {"name:nguyen phuong thu": 90}, 10_000))  # type: ignore[arg-type]
+        assert borne.total < alone.total
+        assert borne.total == pytest.approx(math.log2(CFG.m["name_folded"] / 0.009) - 1.0, abs=0.01)
+
+    def test_a_common_name_whose_phone_and_email_differ_is_a_new_person_not_a_review(self) -> None:
+        """Two different people with one common name: both identifiers disagree, so nobody is asked."""
+        a = p("x:1", "Nguyễn Thị Lan", phones=["0912345678"], emails=["lan.nguyen@example.vn"])
+        b = p("y:1", "Nguyễn Thị Lan", phones=["0987654321"], emails=["ntlan@example.com"])
+        s = compare(a, b, CFG, Frequencies({"nguyen": 0.38, "thi": 0.3, "lan": 0.02}, {}))  # type: ignore[arg-type]
+        assert s.total < CFG.review_threshold
 
     def test_shared_family_phone_says_little(self) -> None:
         a, b = p("x:1", "Lê Thị Hồng", phones=["0912345678"]), p("y:1", "Lê Văn Hùng", phones=["0912345678"])

@@ -83,8 +83,9 @@ def frequencies_of(profile: Profile, counts: dict[str, int], blocks: dict[str, l
     total = max(counts.get("total", 0), 1)
     # smoothing: an unseen token counts as seen once; tiny stores fall back to prior name shares
     share = {t: max(counts.get(f"tok:{t}", 0), 1) / max(total, 100) for t in profile.name_folded}
-    sharers = {ident: len(blocks[ident]) for ident in profile.strong_identifiers() if ident in blocks}
-    return Frequencies(share, sharers)
+    keys = profile.strong_identifiers() + [k for k in profile.blocking_keys() if k.startswith("name:")]
+    sharers = {key: len(blocks[key]) for key in keys if key in blocks}
+    return Frequencies(share, sharers, counts.get("total", 0))
 
 
 class IdentityGraph:
@@ -175,7 +176,8 @@ class IdentityGraph:
 
     async def frequencies(self, profile: Profile) -> Frequencies:
         counts = await self.token_counts(profile.name_folded)
-        return frequencies_of(profile, counts, await self.blocks_of(profile.strong_identifiers()))
+        keys = profile.strong_identifiers() + [k for k in profile.blocking_keys() if k.startswith("name:")]
+        return frequencies_of(profile, counts, await self.blocks_of(keys))
 
     async def token_counts(self, tokens: Iterable[str]) -> dict[str, int]:
         """How many records carry each name token, and under "total" how many records there are."""

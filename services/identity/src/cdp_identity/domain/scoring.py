@@ -49,8 +49,8 @@ class MatchingConfig:
     )
     disagree: dict[str, float] = field(
         default_factory=lambda: {
-            "email": -1.0,
-            "phone": -1.0,
+            "email": -2.0,
+            "phone": -3.0,
             "name": -4.0,
             "birth": -6.0,
             "external_id": -20.0,
@@ -96,17 +96,26 @@ class Score:
 
 
 class Frequencies:
-    """How common a name token is, and how many persons share an identifier (for the u of each agreement)."""
+    """How common a name token is, and how many persons share an identifier (for the u of each agreement). Under
+    "name:<folded tokens, sorted>" the identifiers also count the persons holding that very name: a whole name
+    borne by many persons ("Nguyễn Phương Thu") agrees by chance more often than its tokens' shares multiplied say."""
 
-    def __init__(self, token_share: dict[str, float], persons_per_identifier: dict[str, int]) -> None:
+    def __init__(
+        self, token_share: dict[str, float], persons_per_identifier: dict[str, int], records: int = 0
+    ) -> None:
         self.token_share = token_share
         self.persons_per_identifier = persons_per_identifier
+        self.records = records
 
     def name_u(self, tokens: frozenset[str]) -> float:
-        # chance two different people share this token set: product of token shares, floored
+        # chance two different people share this token set: product of token shares, floored, and at least the
+        # share of the records whose persons bear the whole name
         u = 1.0
         for t in tokens:
             u *= max(self.token_share.get(t, 1e-4), 1e-5)
+        holders = self.persons_per_identifier.get("name:" + " ".join(sorted(tokens)), 0)
+        if self.records and holders > 1:
+            u = max(u, holders / self.records)
         return max(u, 1e-9)
 
 
