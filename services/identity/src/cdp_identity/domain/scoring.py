@@ -100,9 +100,7 @@ class Frequencies:
     "name:<folded tokens, sorted>" the identifiers also count the persons holding that very name: a whole name
     borne by many persons ("Nguyễn Phương Thu") agrees by chance more often than its tokens' shares multiplied say."""
 
-    def __init__(
-        self, token_share: dict[str, float], persons_per_identifier: dict[str, int], records: int = 0
-    ) -> None:
+    def __init__(self, token_share: dict[str, float], persons_per_identifier: dict[str, int], records: int = 0) -> None:
         self.token_share = token_share
         self.persons_per_identifier = persons_per_identifier
         self.records = records
