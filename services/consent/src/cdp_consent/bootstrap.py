@@ -6,11 +6,12 @@ import asyncio
 import gc
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
-from cdp_common.app import ServiceRuntime, consume, create_app, privacy_handlers
+from cdp_common.app import ServiceRuntime, consume, consume_batch, create_app, privacy_handlers
 from cdp_common.broadcast import KeyFollower
-from cdp_common.messaging import EventPublisher, make_broker
+from cdp_common.contracts.contacts import ContactCreated
+from cdp_common.messaging import Delivery, EventPublisher, make_broker
 from cdp_common.retention import INBOX, RetentionRule
 from cdp_common.settings import ServiceSettings
 from cdp_common.topics import CONSENT_EVENTS, CONTACT_EVENTS, IDENTITY_EVENTS, PRIVACY_REQUESTS
@@ -96,15 +97,16 @@ def build(settings: ConsentSettings | None = None) -> FastAPI:
     broker = make_broker(settings.kafka_bootstrap, f"cdp-{settings.service_name}", description=DESCRIPTION)
     runtime = ServiceRuntime(settings=settings, broker=broker)
 
-    async def on_contact_created(event: Any, payload: Any) -> None:
-        await handlers.on_contact_created(event, payload, app.state.subjects)
+    async def on_contacts_created(deliveries: list[Delivery]) -> None:
+        await handlers.on_contacts_created([cast(ContactCreated, d.payload) for d in deliveries], app.state.subjects)
 
-    consume(
+    consume_batch(
         runtime,
         CONTACT_EVENTS,
-        {"contact.created": on_contact_created},
+        ["contact.created"],
+        on_contacts_created,
         title="consent <- contact events",
-        description="New contacts become consent subjects with their reachable channels.",
+        description="New contacts become consent subjects with their reachable channels (a poll at a time).",
     )
 
     publisher = EventPublisher(broker)

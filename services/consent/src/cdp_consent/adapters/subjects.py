@@ -15,6 +15,7 @@ from typing import Any
 
 from cdp_common.events import utcnow
 from cdp_common.store import Document, find_by_ids
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_consent.adapters.check_cache import CheckCache, CheckView
@@ -27,16 +28,24 @@ class ConsentSubjects:
         self.audit_log = db["consent_audit"]
         self.cache = cache if cache is not None else CheckCache(ttl_seconds=0)
 
-    async def register(self, person_id: str, channels: list[str], preferred: str | None, at: datetime) -> None:
-        """Idempotent: the same person registered twice is one subject."""
-        await self.subjects.update_one(
-            {"_id": person_id},
-            {
-                "$setOnInsert": {"registered_at": at, "statements": [], "effective": {}},
-                "$set": {"reachable_channels": channels, "preferred_channel": preferred},
-            },
-            upsert=True,
-        )
+    async def register_many(self, subjects: list[tuple[str, list[str], str | None, datetime]]) -> None:
+        """New contacts as consent subjects (person id, reachable channels, preferred channel, when), in one write.
+        Idempotent: a person registered twice is one subject, with no statement yet."""
+        if subjects:
+            await self.subjects.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": person_id},
+                        {
+                            "$setOnInsert": {"registered_at": at, "statements": [], "effective": {}},
+                            "$set": {"reachable_channels": channels, "preferred_channel": preferred},
+                        },
+                        upsert=True,
+                    )
+                    for person_id, channels, preferred, at in subjects
+                ],
+                ordered=False,
+            )
 
     async def get(self, person_id: str) -> Document | None:
         return await self.subjects.find_one({"_id": person_id})

@@ -4,11 +4,20 @@ reached on, and no permission yet: absence of a statement is never consent."""
 from __future__ import annotations
 
 from cdp_common.contracts.contacts import ContactCreated
-from cdp_common.events import EventEnvelope
 
 from cdp_consent.adapters.subjects import ConsentSubjects
 
 
-async def on_contact_created(event: EventEnvelope, payload: ContactCreated, subjects: ConsentSubjects) -> None:
-    channels = (["email"] if payload.emails else []) + (["sms", "phone"] if payload.phones else [])
-    await subjects.register(payload.contact_id, channels, payload.preferred_channel, payload.created_at)
+async def on_contacts_created(created: list[ContactCreated], subjects: ConsentSubjects) -> None:
+    """A poll of new contacts registered in one write (registering is idempotent: a replay changes nothing)."""
+    await subjects.register_many(
+        [
+            (
+                c.contact_id,
+                (["email"] if c.emails else []) + (["sms", "phone"] if c.phones else []),
+                c.preferred_channel,
+                c.created_at,
+            )
+            for c in created
+        ]
+    )
