@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 from cdp_common.contracts import REGISTRY
-from cdp_common.contracts.identity import MergeUndone, PersonsMerged, RecordLinked, SourceAttributes
+from cdp_common.contracts.identity import (
+    CONTACT_RECORD_PREFIX,
+    MergeUndone,
+    PersonsMerged,
+    RecordLinked,
+    SourceAttributes,
+)
 from cdp_common.contracts.interactions import OrderPaid, TicketOpened
 from cdp_common.events import EventEnvelope, make_event
 from cdp_common.store import Document
@@ -41,18 +47,34 @@ def linked(person: str, source: str, record: str, **attrs: object) -> EventEnvel
 
 async def apply(e: EventEnvelope, deps: handlers.Deps) -> None:
     payload = REGISTRY.parse(e)
-    if e.type.startswith("identity."):
-        fn = {
-            "identity.record_linked": followers.on_record_linked,
-            "identity.persons_merged": followers.on_persons_merged,
-            "identity.merge_undone": followers.on_merge_undone,
-        }[e.type]
-        await fn(e, payload, deps)  # type: ignore[operator]
+    if e.type.startswith("identity."):  # as the service: a poll (here of one) of identity decisions
+        await followers.on_identity_decisions([(e, payload)], deps)
     else:
         await handlers.apply_interaction(e, payload, deps)
 
 
 class TestFollowingIdentity:
+    async def test_a_poll_notes_contacts_echoes_together_and_applies_the_rest_in_order(
+        self, db: AsyncDatabase[Document]
+    ) -> None:
+        """Contacts' own records echoed back only add the link to the 360° view (none for an erased contact); a
+        record of another source between them still enriches its profile, in the poll's order."""
+        deps = await deps_for(db, RecordingPublisher())
+        await db.erased.insert_one({"_id": "gone"})
+        poll = [
+            linked("c1", f"{CONTACT_RECORD_PREFIX}import", "c1", full_name="Trần Thị Mai"),
+            linked("c2", "contest", "k7", full_name="Lê Văn Hùng", phones=["0903 111 222"]),
+            linked("gone", f"{CONTACT_RECORD_PREFIX}import", "gone", full_name="Đã Xoá"),
+            linked("c3", f"{CONTACT_RECORD_PREFIX}staff", "c3", full_name="Phạm Bảo"),
+        ]
+        await followers.on_identity_decisions([(e, REGISTRY.parse(e)) for e in poll], deps)
+        assert set((await deps.views.get("c1"))["identity"]) == {f"{CONTACT_RECORD_PREFIX}import:c1"}
+        assert set((await deps.views.get("c3"))["identity"]) == {f"{CONTACT_RECORD_PREFIX}staff:c3"}
+        assert await deps.views.get("gone") == {}
+        assert await deps.repo.get("c1") is None  # an echo does not make a profile: the contact is its own
+        enriched = await deps.repo.get("c2")
+        assert enriched is not None and [p["number"] for p in enriched.golden["phones"]] == ["+84903111222"]
+
     async def test_record_linked_creates_then_enriches_a_profile(self, db: AsyncDatabase[Document]) -> None:
         deps = await deps_for(db, RecordingPublisher())
         await apply(linked("p1", "contest", "r1", full_name="An Nguyen", emails=["AN@x.vn", "not-an-email"]), deps)

@@ -133,16 +133,18 @@ def build(settings: ContactsSettings | None = None) -> FastAPI:
 
         return handler
 
-    consume(
+    async def on_identity(deliveries: list[Delivery]) -> None:
+        await followers.on_identity_decisions([(d.envelope, d.payload) for d in deliveries], app.state.deps)
+
+    consume_batch(
         runtime,
         IDENTITY_EVENTS,
-        {
-            "identity.record_linked": follow(followers.on_record_linked),
-            "identity.persons_merged": follow(followers.on_persons_merged),
-            "identity.merge_undone": follow(followers.on_merge_undone),
-        },
+        ["identity.record_linked", "identity.persons_merged", "identity.merge_undone"],
+        on_identity,
         title="contacts <- identity decisions",
-        description="Linked records add candidate values; merges join profiles and timelines; undoing splits them.",
+        description="Linked records add candidate values; merges join profiles and timelines; undoing splits them "
+        "(a poll at a time, in order).",
+        use_inbox=True,
     )
     consume(
         runtime,

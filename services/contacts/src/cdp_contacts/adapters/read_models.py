@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cdp_common.store import Document
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 
@@ -22,6 +23,21 @@ class ReadModels:
             {"_id": contact_id, "$or": [{f"{path}.at": {"$exists": False}}, {f"{path}.at": {"$lte": at}}]},
             {"$set": {path: {**value, "at": at}}},
         )
+
+    async def put_many(self, items: list[tuple[str, str, str, dict[str, Any], datetime]]) -> None:
+        """`put` of many (contact id, section, key, value, at) in one ordered write."""
+        ops: list[UpdateOne] = []
+        for contact_id, section, key, value, at in items:
+            path = f"{section}.{key.replace('.', '~')}"
+            ops.append(UpdateOne({"_id": contact_id}, {"$setOnInsert": {"created": at}}, upsert=True))
+            ops.append(
+                UpdateOne(
+                    {"_id": contact_id, "$or": [{f"{path}.at": {"$exists": False}}, {f"{path}.at": {"$lte": at}}]},
+                    {"$set": {path: {**value, "at": at}}},
+                )
+            )
+        if ops:
+            await self.views.bulk_write(ops, ordered=True)  # each upsert before its conditional update
 
     async def get(self, contact_id: str) -> Document:
         return await self.views.find_one({"_id": contact_id}) or {}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from cdp_common.contracts.analytics import ScoresUpdated, SegmentMembership
@@ -11,6 +12,7 @@ from cdp_common.contracts.consent import ConsentChanged
 from cdp_common.contracts.identity import CONTACT_RECORD_PREFIX, MergeUndone, PersonsMerged, RecordLinked
 from cdp_common.events import EventEnvelope, utcnow
 from cdp_common.identifiers import normalise_email, normalise_name, normalise_phone
+from cdp_common.store import find_by_ids
 
 from cdp_contacts.domain.model import Contact
 from cdp_contacts.domain.quantitative import QUANTITATIVE_TYPES, compute
@@ -92,7 +94,12 @@ async def on_record_linked(event: EventEnvelope, payload: RecordLinked, deps: De
     else:
         contact, _ = await mutate(payload.person_id, change, deps, create_missing=new_profile)
         contact_id = contact.id
-    await deps.views.put(
+    await deps.views.put(*_link_view(contact_id, payload))
+
+
+def _link_view(contact_id: str, payload: RecordLinked) -> tuple[str, str, str, dict[str, Any], datetime]:
+    """The identity link as the 360° view keeps it."""
+    return (
         contact_id,
         "identity",
         f"{payload.source}:{payload.record_id}",
@@ -105,6 +112,35 @@ async def on_record_linked(event: EventEnvelope, payload: RecordLinked, deps: De
         },
         payload.observed_at,
     )
+
+
+async def on_identity_decisions(items: list[tuple[EventEnvelope, Any]], deps: Deps) -> None:
+    """A poll of identity decisions, in order. The links of this service's own contacts echoed back as records
+    (one per contact created or imported) only add to the 360° view: a run of them is noted in two round trips.
+    Every other decision is applied on its own, after the echoes before it."""
+    echoes: list[RecordLinked] = []
+
+    async def note_echoes() -> None:
+        if not echoes:
+            return
+        erased = {
+            d["_id"] async for d in find_by_ids(deps.repo.contacts.database["erased"], [p.person_id for p in echoes])
+        }
+        await deps.views.put_many([_link_view(p.person_id, p) for p in echoes if p.person_id not in erased])
+        echoes.clear()
+
+    for event, payload in items:
+        if isinstance(payload, RecordLinked) and payload.source.startswith(CONTACT_RECORD_PREFIX):
+            echoes.append(payload)
+            continue
+        await note_echoes()
+        if isinstance(payload, RecordLinked):
+            await on_record_linked(event, payload, deps)
+        elif isinstance(payload, PersonsMerged):
+            await on_persons_merged(event, payload, deps)
+        elif isinstance(payload, MergeUndone):
+            await on_merge_undone(event, payload, deps)
+    await note_echoes()
 
 
 async def on_persons_merged(event: EventEnvelope, payload: PersonsMerged, deps: Deps) -> None:
