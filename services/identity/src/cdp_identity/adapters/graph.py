@@ -201,52 +201,6 @@ class IdentityGraph:
         doc = await self.claims.find_one({"_id": identifier})
         return str(doc["person_id"]) if doc else person_id
 
-    async def link(
-        self,
-        profile: Profile,
-        person_id: str,
-        attributes: dict[str, Any],
-        observed_at: datetime,
-        link: dict[str, Any],
-        new_person: bool,
-    ) -> None:
-        """Idempotent: re-linking the same record to the same person changes nothing."""
-        existing = await self.records.find_one_and_update(  # what was there before, if anything
-            {"_id": profile.key},
-            {
-                "$set": {
-                    "source": profile.source,
-                    "profile": profile_doc(profile),
-                    "attributes": attributes,
-                    "observed_at": observed_at,
-                    "person_id": person_id,
-                    "link": link,
-                },
-            },
-            projection={"person_id": 1},
-            upsert=True,
-        )
-        # one atomic write: a new person is never seen without its first record
-        update: dict[str, Any] = {"$addToSet": {"records": profile.key}}
-        if new_person:
-            update["$setOnInsert"] = {"created_at": utcnow(), "merged_into": None}
-        await self.persons.update_one({"_id": person_id}, update, upsert=True)
-        # one round trip each for the blocking keys and the token counts
-        block_updates = [
-            UpdateOne({"_id": key}, {"$addToSet": {"persons": person_id}}, upsert=True)
-            for key in profile.blocking_keys()
-        ]
-        if block_updates:
-            await self.blocks.bulk_write(block_updates, ordered=False)
-        if existing is None:
-            await self.counts.bulk_write(
-                [
-                    UpdateOne({"_id": k}, {"$inc": {"n": 1}}, upsert=True)
-                    for k in ["total", *(f"tok:{t}" for t in profile.name_folded)]
-                ],
-                ordered=False,
-            )
-
     async def claim_many(self, wanted: dict[str, str]) -> dict[str, str]:
         """`claim` of many identifiers (identifier -> the person wanting it) in two round trips; returns each
         identifier's owner, which is the one wanting it unless another replica claimed it first."""
@@ -266,8 +220,9 @@ class IdentityGraph:
         return {ident: owners.get(ident, pid) for ident, pid in wanted.items()}
 
     async def link_many(self, links: list[Link]) -> None:
-        """`link` of many records in four round trips (records, persons, blocking keys, token counts); each record's
-        `known` says whether it was stored before (then its name tokens are counted already)."""
+        """Records joining (or staying with) their persons, in four round trips whatever their number (records,
+        persons, blocking keys, token counts). Idempotent: linking a record to the same person again changes
+        nothing; each record's `known` says whether it was stored before (its name tokens are counted already)."""
         if not links:
             return
         await self.records.bulk_write(

@@ -146,8 +146,9 @@ async def handle_observed(
         if decision.new_person:
             decision = await _claim_identifiers(profile, decision, graph, cfg)
     link = _link_of(event, decision, cfg, existing is not None)
-    await graph.link(
-        profile, decision.person_id, o.attributes.model_dump(mode="json"), o.observed_at, link, decision.new_person
+    attributes = o.attributes.model_dump(mode="json")
+    await graph.link_many(
+        [Link(profile, decision.person_id, attributes, o.observed_at, link, decision.new_person, existing is not None)]
     )
     events = [_linked_event(event, o, decision, link, cfg)]
     if decision.review_candidates:
