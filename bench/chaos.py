@@ -445,8 +445,8 @@ async def verify(store: str, tally: Tally) -> list[tuple[str, int, int, int, int
 
         wanted = set(on_timeline)
         facts: Counter[str] = Counter()
-        async for d in client["cdp_analytics"]["activity"].find(
-            {"_id": {"$in": list(tally.contacts)}}, {"facts.id": 1}
+        async for d in client["cdp_analytics"]["activity_months"].find(
+            {"subject": {"$in": list(tally.contacts)}}, {"facts.id": 1}
         ):
             facts.update(f["id"] for f in d.get("facts", []) if f["id"] in wanted)
         rows.append(

@@ -82,7 +82,7 @@ async def test_consumers_killed_mid_stream_lose_nothing_and_apply_nothing_twice(
             facts = Counter(
                 [
                     f["id"]
-                    async for d in client["cdp_analytics"]["activity"].find({"_id": cid}, {"facts.id": 1})
+                    async for d in client["cdp_analytics"]["activity_months"].find({"subject": cid}, {"facts.id": 1})
                     for f in d["facts"]
                     if f["id"] in wanted  # not the contact's own creation
                 ]

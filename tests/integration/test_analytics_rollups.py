@@ -1,7 +1,8 @@
-"""Analytics facts and daily roll-ups against the real store: a batch counts once however it is redelivered (the
-same batch again, a crash between the days and the people, a redelivery cut at other offsets), two consumers racing
-on one partition cannot both count it, and the KPI inputs read from the stored days equal the ones counted from the
-facts."""
+"""Analytics facts, summaries and daily roll-ups against the real store: a batch counts once however it is
+redelivered (the same batch again, a crash after the months or after the days, a redelivery cut at other offsets),
+two consumers racing on one partition cannot both count it, each person's stored summary equals the one built from
+all their facts, the KPI inputs read from the stored days equal the ones counted from the facts, and documents
+written before summaries existed are upgraded without losing a fact."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from cdp_analytics.adapters import facts as facts_module
 from cdp_analytics.adapters.facts import Arrival, Contended, Facts
+from cdp_analytics.domain.customers import customers_from
 from cdp_analytics.domain.kpis import Period, tally, tally_of_days
 from cdp_analytics.domain.rollups import roll_up
 from cdp_common.store import Document
@@ -61,18 +63,20 @@ async def test_each_event_counts_once_through_redeliveries_and_crashes(
         await facts.record_batch(batch)
         assert await facts.record_batch(batch) == {}
 
-    # a crash after the days were written and before the people were
+    # a crash after the months were written and before the days were; then, redelivered further, a crash after the
+    # days and before the people
     real_write = facts_module._write
+    for collection_name, batch in (("kpi_days", items[400:500]), ("activity", items[400:600])):
 
-    async def crash_on_people(collection: Any, ops: list[Any]) -> None:
-        if collection.name == "activity":
-            raise ConnectionError("the consumer died here")
-        await real_write(collection, ops)
+        async def crash_on(collection: Any, ops: list[Any], name: str = collection_name) -> None:
+            if collection.name == name:
+                raise ConnectionError("the consumer died here")
+            await real_write(collection, ops)
 
-    monkeypatch.setattr(facts_module, "_write", crash_on_people)
-    with pytest.raises(ConnectionError):
-        await facts.record_batch(items[400:600])
-    monkeypatch.setattr(facts_module, "_write", real_write)
+        monkeypatch.setattr(facts_module, "_write", crash_on)
+        with pytest.raises(ConnectionError):
+            await facts.record_batch(batch)
+        monkeypatch.setattr(facts_module, "_write", real_write)
 
     # the redelivery is cut at other offsets: smaller batches, then one reaching past the crashed one
     for batch in batches(items[400:550], 30):
@@ -82,6 +86,12 @@ async def test_each_event_counts_once_through_redeliveries_and_crashes(
 
     assert sorted(f["_id"] for f in await stored_facts(facts)) == sorted(f["_id"] for f in facts_in)
     assert strip(await stored_days(facts)) == strip(roll_up(facts_in))
+    expected = customers_from(facts_in)
+    assert {s: await facts.customer(s) for s in expected} == expected
+    summaries: dict[str, Any] = {}
+    async for chunk in facts.customers(size=7):
+        summaries |= chunk
+    assert summaries == expected
 
 
 async def test_a_re_published_event_counts_once(db: AsyncDatabase[Document]) -> None:
@@ -123,3 +133,47 @@ async def test_kpi_inputs_from_stored_days_equal_inputs_from_facts(db: AsyncData
     ]:
         known = [f for f in facts_in if f["at"] < p.end]
         assert same(tally(known, p), tally_of_days(await facts.day_documents(p.end), p))
+
+
+async def test_documents_holding_facts_inline_are_upgraded(db: AsyncDatabase[Document]) -> None:
+    """A person document as written before summaries existed (every fact inline, ids and offsets beside them)."""
+    rng = random.Random(21)
+    facts_in = [f for f in history(rng, people=2, events=120, days=400) if f["subject"] in ("c0", "c1")]
+    items = arrivals(facts_in)
+    old, later = items[:60], items[60:]
+    for subject in ("c0", "c1"):
+        own = [a for a in old if a.fact["subject"] == subject]
+        marks: dict[str, int] = {}
+        for a in own:
+            assert a.position is not None
+            slot = a.position[0].replace(".", "_")
+            marks[slot] = max(marks.get(slot, -1), a.position[1])
+        inline = [
+            {**{k: v for k, v in a.fact.items() if k not in ("_id", "subject")}, "id": a.fact["_id"]} for a in own
+        ]
+        await db["activity"].insert_one({"_id": subject, "wm": marks, "facts": inline, "last_at": own[-1].fact["at"]})
+    facts = Facts(db)
+    assert sorted(f["_id"] for f in await facts.of_subject("c1")) == sorted(
+        a.fact["_id"] for a in old if a.fact["subject"] == "c1"
+    )
+
+    # c0 is upgraded by the first batch that touches it, which also replays the old offsets
+    await facts.record_batch([a for a in items if a.fact["subject"] == "c0"])
+    c0 = [f for f in facts_in if f["subject"] == "c0"]
+    assert sorted(f["_id"] for f in await facts.of_subject("c0")) == sorted(f["_id"] for f in c0)
+    assert await facts.customer("c0") == customers_from(c0)["c0"]
+    assert "facts" not in (await db["activity"].find_one({"_id": "c0"}) or {})
+
+    # c1 by the upgrade of everything left, then its later facts arrive
+    assert await facts.upgrade() == 1
+    assert await facts.upgrade() == 0
+    await facts.record_batch([a for a in later if a.fact["subject"] == "c1"])
+    c1 = [f for f in facts_in if f["subject"] == "c1"]
+    assert sorted(f["_id"] for f in await facts.of_subject("c1")) == sorted(f["_id"] for f in c1)
+    assert await facts.customer("c1") == customers_from(c1)["c1"]
+    assert sorted(f["_id"] for f in await stored_facts(facts)) == sorted(f["_id"] for f in facts_in)
+
+    # erasure takes every month of the person
+    assert await facts.erase_subject("c1") == len(c1)
+    assert await facts.of_subject("c1") == [] and await facts.customer("c1") is None
+    assert [d async for d in db["activity_months"].find({"subject": "c1"})] == []

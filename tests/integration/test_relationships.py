@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.domain.customers import customers_from
 from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
 from cdp_analytics.service_layer import segments as segments_module
@@ -95,7 +96,7 @@ async def test_segment_membership_follows_events_and_time(
 
     # thirty days pass with no event: the periodic evaluation takes p1 out of the readers
     later = now + timedelta(days=31)
-    assert await segments.refresh_all(await facts.until(later), later) == 1
+    assert await segments.refresh_all(customers_from(await facts.until(later)), later) == 1
     assert await segments.member_ids("readers") == set() and await segments.member_ids("vip-list") == {"p1"}
 
     records = await read_all(infra.kafka_bootstrap, topic, expect=3)

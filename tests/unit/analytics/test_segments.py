@@ -27,7 +27,7 @@ def fact(kind: str, days_ago: float, **values: Any) -> dict[str, Any]:
 
 def check(rules: Rules, facts: list[dict[str, Any]], scores: dict[str, Any] | None = None) -> bool:
     customer = customers_from(facts)["p"]
-    return matches(rules, customer, facts, scores or {}, NOW)
+    return matches(rules, customer, scores or {}, NOW)
 
 
 class TestRules:

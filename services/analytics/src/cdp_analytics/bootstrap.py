@@ -100,8 +100,14 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
             except Exception:
                 log.exception("evaluating relationships failed; trying again at the next interval")
 
+    async def upgrade(facts: Facts) -> None:
+        """Documents written before summaries existed (each person is also upgraded when an event touches them)."""
+        if moved := await facts.upgrade():
+            log.info("people upgraded to summaries and monthly facts", extra={"people": moved})
+
     async def start(rt: ServiceRuntime) -> None:
         app.state.facts = Facts(rt.db)
+        rt.spawn(upgrade(app.state.facts), "upgrade-facts")
         app.state.db = rt.db
         app.state.publisher = publisher
         app.state.segments = Segments(rt.db, publisher)

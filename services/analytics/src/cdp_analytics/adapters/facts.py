@@ -1,36 +1,52 @@
-"""Analytics facts and daily roll-ups, written a consumer batch at a time.
+"""Analytics facts, each person's summary and the daily roll-ups, written a consumer batch at a time.
 
-- `activity`: one document per person (or campaign) holding their facts (`facts`: one entry per event, `id` = the
-  event id, never a name, email or phone) and, per Kafka partition, the offset of the last event applied (`wm`).
+- `activity`: one document per person (or campaign): what ingestion and segments need and nothing more, so that a
+  batch never reads anyone's facts. The digests of the events already applied (`ids`), per Kafka partition the offset of
+  the last one (`wm`), the state the people-counting roll-ups depend on (`st`: paid and lead days, won deals, each
+  email's first sent/opened/clicked day; `domain.rollups.CustomerState`), the summary segments, journey and RFM read
+  (`cu`: purchases with amounts, when each other kind of event happened, last activity; `domain.customers.Customer`),
+  and the months that hold their facts (`months`).
+- `activity_months`: the facts themselves, one document per person and calendar month (`"<subject>|<YYYY-MM>"`),
+  one entry per event (`id` = the event id, never a name, email or phone). Read only by exports, erasure, the
+  periodic evaluation and per-segment KPIs, found by `_id` from the person's `months`.
 - `kpi_days`: one document per UTC day with the KPI inputs of that day (`domain.rollups`) and, per partition, the
   offset of the last event whose change it holds (`wm`).
 
-A batch costs two reads and two bulk writes, whatever its size: read its people and the days it touches, fold each
-new fact into its person (a change to the day roll-ups per fact), write the days, then the people. Each write is
-conditional on the offsets it read, so every event counts exactly once in both, without transactions:
-- a fact already in its person's document (an offset at or below its `wm`, or an event id already listed: a
+A batch reads its people and the days it touches, then writes the months, the days and the people. Each event counts
+exactly once in all three, without transactions:
+- a fact the person already has (an offset at or below its `wm`, or an id whose digest is in `ids`: a
   re-publication) adds nothing;
-- a day adds only the changes of events past its own `wm`. Days are written before people, so after a crash in
-  between, the redelivered events fold again from the people's old state, giving the same changes, which the days
-  that have them already skip;
-- two consumers on one partition (a rebalance) cannot both write: the second's condition fails, and the batch is
-  redelivered (`Contended`) and finds its events applied.
-Facts recorded outside Kafka (`record`, for tests and seeding) carry no offset and are deduplicated by id only."""
+- months take facts with `$addToSet`, so the same fact written twice is kept once;
+- a day adds only the changes of events past its own `wm`. Months and days are written before people, so after a
+  crash in between, the redelivered events fold again from the people's old state, giving the same facts and changes,
+  which the months and days already holding them skip;
+- two consumers on one partition (a rebalance) cannot both write a person or a day: the second's condition fails, and
+  the batch is redelivered (`Contended`) and finds its events applied.
+Facts recorded outside Kafka (`record`, for tests and seeding) carry no offset and are deduplicated by id only.
+
+Documents written before the summaries existed hold their facts inline (`facts`); `upgrade` moves them to months and
+writes the summary (at start-up, and for any such person a batch touches)."""
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from bson import Binary
 from cdp_common.store import Document, find_by_ids
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from cdp_analytics.domain.rollups import CustomerState, Delta
+from cdp_analytics.domain.customers import Customer
+from cdp_analytics.domain.rollups import CustomerState, Delta, Message, digest
+
+SPEND = "marketing.spend_recorded"  # about a campaign: no customer summary
 
 
 class Contended(Exception):
@@ -59,34 +75,51 @@ def _guard(_id: str, marks: dict[str, int], slots: Iterable[str]) -> dict[str, A
     return query
 
 
+def month_of(at: datetime) -> str:
+    return at.strftime("%Y-%m")
+
+
+def month_key(subject: str, month: str) -> str:
+    return f"{subject}|{month}"
+
+
 class Facts:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.people = db["activity"]
+        self.months = db["activity_months"]
         self.days = db["kpi_days"]
 
     async def record(self, event_id: str, kind: str, subject: str, at: datetime, **values: Any) -> bool:
         """One fact outside Kafka; False when it was already there."""
-        found = await self.record_batch(
-            [Arrival({"_id": event_id, "kind": kind, "subject": subject, "at": at, **values})]
-        )
-        return bool(found)
+        _, new = await self._apply([Arrival({"_id": event_id, "kind": kind, "subject": subject, "at": at, **values})])
+        return new > 0
 
-    async def record_batch(self, arrivals: list[Arrival]) -> dict[str, list[dict[str, Any]]]:
-        """Apply a batch (in offset order per partition). Returns each person with new facts and all their facts."""
+    async def customer(self, subject: str) -> Customer | None:
+        """One customer's summary (None for an unknown person or a campaign)."""
+        doc = (await self._summaries([subject])).get(subject)
+        return customer_of(subject, (doc or {}).get("cu"))
+
+    async def record_batch(self, arrivals: list[Arrival]) -> dict[str, Customer]:
+        """Apply a batch (in offset order per partition). Returns each person with new facts (not campaigns) and
+        their summary after it."""
+        return (await self._apply(arrivals))[0]
+
+    async def _apply(self, arrivals: list[Arrival]) -> tuple[dict[str, Customer], int]:
         by_subject: dict[str, list[Arrival]] = defaultdict(list)
         for a in arrivals:
             by_subject[a.fact["subject"]].append(a)
-        stored = {d["_id"]: d async for d in find_by_ids(self.people, by_subject)}
+        stored = await self._summaries(list(by_subject))
 
         changes: list[tuple[tuple[str, int] | None, Delta]] = []  # per new fact, in arrival order
+        months: dict[str, list[dict[str, Any]]] = defaultdict(list)
         people: list[UpdateOne] = []
-        touched: dict[str, list[dict[str, Any]]] = {}
+        touched: dict[str, Customer] = {}
         for subject, items in by_subject.items():
             doc = stored.get(subject) or {}
             marks: dict[str, int] = doc.get("wm") or {}
-            own = [_as_fact(subject, f) for f in doc.get("facts") or []]
-            ids = {f["_id"] for f in own}
-            state = CustomerState.of(own)
+            ids = set(_unpack("q", doc.get("ids")))
+            state = state_of(doc.get("st"))
+            customer = customer_of(subject, doc.get("cu"))
             new: list[dict[str, Any]] = []
             moved: dict[str, int] = {}
             for a in items:
@@ -95,11 +128,16 @@ class Facts:
                     moved[slot] = max(moved.get(slot, -1), a.position[1])
                     if a.position[1] <= marks.get(slot, -1):
                         continue
-                if a.fact["_id"] in ids:
+                key = digest(a.fact["_id"])
+                if key in ids:
                     continue
-                ids.add(a.fact["_id"])
+                ids.add(key)
                 new.append(a.fact)
                 changes.append((a.position, state.apply(a.fact)))
+                if a.fact["kind"] != SPEND:
+                    customer = customer or Customer(subject)
+                    customer.add(a.fact)
+                months[month_key(subject, month_of(a.fact["at"]))].append(_stored(a.fact))
             moved = {s: o for s, o in moved.items() if o > marks.get(s, -1)}
             if not new and not moved:
                 continue
@@ -107,14 +145,94 @@ class Facts:
             if moved:
                 update["$set"] = {f"wm.{s}": o for s, o in moved.items()}
             if new:
-                update["$push"] = {"facts": {"$each": [_stored(f) for f in new]}}
+                update["$set"] = {
+                    **update.get("$set", {}),
+                    "st": state_doc(state),
+                    "cu": customer_doc(customer),
+                    "months": sorted(set(doc.get("months") or []) | {month_of(f["at"]) for f in new}),
+                    "ids": _pack("q", ids),
+                }
                 update["$max"] = {"last_at": max(f["at"] for f in new)}
-                touched[subject] = own + new
+                if customer is not None:
+                    touched[subject] = customer
             people.append(UpdateOne(_guard(subject, marks, moved), update, upsert=True))
 
+        await _write(
+            self.months,
+            [
+                UpdateOne(
+                    {"_id": key},
+                    {"$addToSet": {"facts": {"$each": entries}}, "$setOnInsert": {"subject": key.rsplit("|", 1)[0]}},
+                    upsert=True,
+                )
+                for key, entries in months.items()
+            ],
+        )
         await self._roll_up(changes)
         await _write(self.people, people)
-        return touched
+        return touched, len(changes)
+
+    async def _summaries(self, subjects: list[str]) -> dict[str, Document]:
+        """The people's documents without their facts; any still holding facts inline is upgraded first."""
+        stored = {d["_id"]: d async for d in find_by_ids(self.people, subjects, {"facts": 0})}
+        old = [s for s, d in stored.items() if "st" not in d]
+        if old:
+            await self.upgrade(old)
+            stored |= {d["_id"]: d async for d in find_by_ids(self.people, old, {"facts": 0})}
+        return stored
+
+    async def upgrade(self, subjects: list[str] | None = None, chunk: int = 500) -> int:
+        """Move facts held inline (documents written before summaries existed) to their months and write the summary:
+        `subjects`, or every such person. Safe to repeat and to run beside ingestion: a month is only created here,
+        never overwritten, and the person is rewritten only while it still holds its facts inline."""
+        query: dict[str, Any] = {"facts": {"$exists": True}}
+        if subjects is not None:
+            query["_id"] = {"$in": subjects}
+        upgraded = 0
+        batch: list[Document] = []
+        async for doc in self.people.find(query, {"facts": 1}):
+            batch.append(doc)
+            if len(batch) == chunk:
+                upgraded += await self._upgrade(batch)
+                batch = []
+        if batch:
+            upgraded += await self._upgrade(batch)
+        return upgraded
+
+    async def _upgrade(self, docs: list[Document]) -> int:
+        months: list[UpdateOne] = []
+        people: list[UpdateOne] = []
+        for doc in docs:
+            subject = doc["_id"]
+            own = sorted((_as_fact(subject, f) for f in doc.get("facts") or []), key=lambda f: f["at"])
+            by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            customer: Customer | None = None
+            for f in own:
+                by_month[month_of(f["at"])].append(_stored(f))
+                if f["kind"] != SPEND:
+                    customer = customer or Customer(subject)
+                    customer.add(f)
+            months += [
+                UpdateOne(
+                    {"_id": month_key(subject, m)},
+                    {"$setOnInsert": {"subject": subject, "facts": entries}},
+                    upsert=True,
+                )
+                for m, entries in by_month.items()
+            ]
+            summary = {
+                "ids": _pack("q", {digest(f["_id"]) for f in own}),
+                "st": state_doc(CustomerState.of(own)),
+                "cu": customer_doc(customer),
+                "months": sorted(by_month),
+            }
+            people.append(
+                UpdateOne({"_id": subject, "facts": {"$exists": True}}, {"$set": summary, "$unset": {"facts": ""}})
+            )
+        if months:
+            await self.months.bulk_write(months, ordered=False)
+        result = await self.people.bulk_write(people, ordered=False)
+        return int(result.modified_count)
 
     async def _roll_up(self, changes: list[tuple[tuple[str, int] | None, Delta]]) -> None:
         """Add each change to its days, each day skipping the events it already holds."""
@@ -145,14 +263,18 @@ class Facts:
         await _write(self.days, ops)
 
     async def of_subject(self, subject: str) -> list[dict[str, Any]]:
-        doc = await self.people.find_one({"_id": subject}, {"facts": 1})
-        return [_as_fact(subject, f) for f in (doc or {}).get("facts") or []]
+        return (await self.of_subjects([subject])).get(subject, [])
 
     async def of_subjects(self, subjects: list[str]) -> dict[str, list[dict[str, Any]]]:
-        return {
-            d["_id"]: [_as_fact(d["_id"], f) for f in d.get("facts") or []]
-            async for d in find_by_ids(self.people, subjects, {"facts": 1})
-        }
+        """Each person's facts, oldest first (read from their months, found by `_id`)."""
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        keys = []
+        async for d in find_by_ids(self.people, subjects, {"months": 1, "facts": 1}):
+            keys += [month_key(d["_id"], m) for m in d.get("months") or []]
+            out[d["_id"]] += [_as_fact(d["_id"], f) for f in d.get("facts") or []]  # not upgraded yet
+        async for m in find_by_ids(self.months, keys):
+            out[m["subject"]] += [_as_fact(m["subject"], f) for f in m.get("facts") or []]
+        return {s: sorted(fs, key=lambda f: f["at"]) for s, fs in out.items()}
 
     async def subjects(self, size: int = 1000) -> AsyncIterator[list[str]]:
         """Every person (or campaign) with facts, `size` at a time."""
@@ -162,6 +284,19 @@ class Facts:
             if len(chunk) == size:
                 yield chunk
                 chunk = []
+        if chunk:
+            yield chunk
+
+    async def customers(self, size: int = 1000) -> AsyncIterator[dict[str, Customer]]:
+        """Every customer's summary, `size` documents at a time (campaigns have none)."""
+        await self.upgrade()
+        chunk: dict[str, Customer] = {}
+        async for d in self.people.find({}, {"cu": 1}):
+            if (c := customer_of(d["_id"], d.get("cu"))) is not None:
+                chunk[d["_id"]] = c
+            if len(chunk) == size:
+                yield chunk
+                chunk = {}
         if chunk:
             yield chunk
 
@@ -178,17 +313,108 @@ class Facts:
         return [{"day": d["_id"], "count": d["contacts_created"]} for d in days]
 
     async def until(self, end: datetime) -> list[dict[str, Any]]:
-        return [
-            _as_fact(d["_id"], f)
-            async for d in self.people.find({}, {"facts": 1})
-            for f in d.get("facts") or []
+        """Every fact before `end` (the periodic evaluation, the journey funnel)."""
+        last = month_of(end)
+        out = [
+            _as_fact(m["subject"], f)
+            async for m in self.months.find({})
+            if m["_id"].rsplit("|", 1)[1] <= last
+            for f in m.get("facts") or []
             if f["at"] < end
         ]
+        async for d in self.people.find({"facts": {"$exists": True}}, {"facts": 1}):  # not upgraded yet
+            out += [_as_fact(d["_id"], f) for f in d["facts"] if f["at"] < end]
+        return out
 
     async def erase_subject(self, subject: str) -> int:
-        """The person's facts go; the daily totals they were counted in stay (they hold no one's data)."""
-        doc = await self.people.find_one_and_delete({"_id": subject}, {"facts.id": 1})
-        return len((doc or {}).get("facts") or [])
+        """The person's facts and summary go; the daily totals they were counted in stay (they hold no one's data)."""
+        doc = await self.people.find_one_and_delete({"_id": subject}, {"months": 1, "facts.id": 1})
+        if doc is None:
+            return 0
+        keys = [month_key(subject, m) for m in doc.get("months") or []]
+        erased = len(doc.get("facts") or [])
+        erased += sum([len(m.get("facts") or []) async for m in find_by_ids(self.months, keys, {"facts.id": 1})])
+        if keys:
+            await self.months.delete_many({"_id": {"$in": keys}})
+        return erased
+
+
+# Summaries pack their lists into binary fields (little-endian arrays): a document of a few fields, whatever the
+# number of facts, is quick to read and rewrite for the store and the driver alike.
+def _pack(code: str, values: Iterable[int | float]) -> Binary:
+    packed = array(code, values)
+    if sys.byteorder != "little":
+        packed.byteswap()
+    return Binary(packed.tobytes())
+
+
+def _unpack(code: str, data: bytes | None) -> array[Any]:
+    packed = array(code)
+    if data:
+        packed.frombytes(data)
+        if sys.byteorder != "little":
+            packed.byteswap()
+    return packed
+
+
+def state_doc(state: CustomerState) -> dict[str, Any]:
+    msgs: list[int] = []
+    for key, m in state.messages.items():
+        msgs += [key, *(0 if d is None else d.toordinal() for d in (m.sent, m.opened, m.clicked))]
+    return {
+        "paid": _pack("i", (d.toordinal() for d in state.paid_days)),
+        "leads": _pack("i", (d.toordinal() for d in state.lead_days)),
+        "first_lead": state.first_lead,
+        "won": state.won,
+        "msgs": _pack("q", msgs),
+    }
+
+
+def state_of(doc: dict[str, Any] | None) -> CustomerState:
+    if not doc:
+        return CustomerState()
+
+    def day(ordinal: int) -> date | None:
+        return None if ordinal == 0 else date.fromordinal(ordinal)
+
+    msgs = _unpack("q", doc["msgs"])
+    return CustomerState(
+        paid_days=[date.fromordinal(d) for d in _unpack("i", doc["paid"])],
+        lead_days=[date.fromordinal(d) for d in _unpack("i", doc["leads"])],
+        first_lead=doc.get("first_lead"),
+        won=list(doc["won"]),
+        messages={
+            msgs[i]: Message(day(msgs[i + 1]), day(msgs[i + 2]), day(msgs[i + 3])) for i in range(0, len(msgs), 4)
+        },
+    )
+
+
+def customer_doc(c: Customer | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "buy_at": [t for t, _ in c.purchases],  # the driver converts datetimes faster than Python code can
+        "buy_amount": _pack("d", (a for _, a in c.purchases)),
+        "last": c.last_activity,
+        "engaged": c.engaged,
+        "refs": c.referrals,
+        "nps": c.best_nps,
+        "times": [[kind, _pack("q", times)] for kind, times in c.times.items()],
+    }
+
+
+def customer_of(subject: str, doc: dict[str, Any] | None) -> Customer | None:
+    if not doc:
+        return None
+    return Customer(
+        subject,
+        purchases=list(zip(doc["buy_at"], _unpack("d", doc["buy_amount"]), strict=True)),
+        last_activity=doc.get("last"),
+        engaged=bool(doc.get("engaged")),
+        referrals=int(doc.get("refs") or 0),
+        best_nps=doc.get("nps"),
+        times={kind: _unpack("q", packed) for kind, packed in doc.get("times") or []},
+    )
 
 
 def _stored(fact: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,13 @@ A customer needs `min_purchases` purchases before a rhythm is claimed at all."""
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import statistics
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 ENGAGEMENT = frozenset(
@@ -30,16 +32,60 @@ ENGAGEMENT = frozenset(
     }
 )
 DAY = 86_400.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(at: datetime) -> int:
+    """Milliseconds since 1970 (the precision the document store keeps)."""
+    return (at - EPOCH) // timedelta(milliseconds=1)
+
+
+# kinds a segment rule may count that are facts with a property: a deal lost *to a competitor*
+DERIVED_KINDS: dict[str, tuple[str, str]] = {"deal.lost_to_competitor": ("deal.lost", "competitor")}
 
 
 @dataclass
 class Customer:
+    """What segments, journey stage, RFM and dormancy read of a person: kept up to date fact by fact (`add`), so
+    ingestion never needs to read a person's facts again."""
+
     contact_id: str
     purchases: list[tuple[datetime, float]] = field(default_factory=list)  # (when, amount), one per paid order
     last_activity: datetime | None = None
     engaged: bool = False
     referrals: int = 0
     best_nps: int | None = None
+    # kind -> when (epoch ms, sorted; paid orders are in `purchases`): counted by segment rules
+    times: dict[str, array[int]] = field(default_factory=dict)
+
+    def add(self, f: dict[str, Any]) -> None:
+        """Fold one fact in (in any order: what depends on order is kept sorted)."""
+        kind, at = f["kind"], f["at"]
+        if kind == "order.paid":
+            bisect.insort(self.purchases, (at, float(f.get("amount") or 0.0)))
+        else:
+            ms = epoch_ms(at)
+            bisect.insort(self.times.setdefault(kind, array("q")), ms)
+            for derived, (base, flag) in DERIVED_KINDS.items():
+                if kind == base and f.get(flag):
+                    bisect.insort(self.times.setdefault(derived, array("q")), ms)
+        if kind in ENGAGEMENT:
+            self.engaged = True
+        elif kind == "referral.made":
+            self.referrals += 1
+        if kind == "survey.answered" and f.get("survey_kind") == "nps" and f.get("score") is not None:
+            self.best_nps = max(self.best_nps or 0, int(f["score"]))
+        if kind != "contact_created" and (self.last_activity is None or at > self.last_activity):
+            self.last_activity = at
+
+    def count_since(self, kind: str, since: datetime | None) -> int:
+        """How often the person did `kind` (an event type, or a derived kind), since `since` or ever."""
+        if kind == "order.paid":
+            return sum(1 for t, _ in self.purchases if since is None or t >= since)
+        times = self.times.get(kind)
+        if not times:
+            return 0
+        return len(times) - (bisect.bisect_left(times, epoch_ms(since)) if since is not None else 0)
 
 
 def by_subject(facts: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -54,22 +100,13 @@ def customers_from(facts: Iterable[dict[str, Any]]) -> dict[str, Customer]:
     """Group facts by subject into customers (facts are one per event, so a replay builds the same customers)."""
     out: dict[str, Customer] = {}
     for f in facts:
-        kind, subject, at = f["kind"], f["subject"], f["at"]
-        if kind == "marketing.spend_recorded":
+        if f["kind"] == "marketing.spend_recorded":  # about a campaign, not a person
             continue
-        c = out.setdefault(subject, Customer(subject))
-        if kind == "order.paid":
-            c.purchases.append((at, float(f.get("amount") or 0.0)))
-        elif kind in ENGAGEMENT:
-            c.engaged = True
-        elif kind == "referral.made":
-            c.referrals += 1
-        if kind == "survey.answered" and f.get("survey_kind") == "nps" and f.get("score") is not None:
-            c.best_nps = max(c.best_nps or 0, int(f["score"]))
-        if kind != "contact_created" and (c.last_activity is None or at > c.last_activity):
-            c.last_activity = at
-    for c in out.values():
-        c.purchases.sort()
+        subject = f["subject"]
+        c = out.get(subject)
+        if c is None:
+            c = out[subject] = Customer(subject)
+        c.add(f)
     return out
 
 

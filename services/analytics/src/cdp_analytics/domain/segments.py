@@ -59,17 +59,11 @@ class Rules(BaseModel):
     all: list[Condition] = Field(min_length=1, max_length=20)
 
 
-# kinds a rule may count that are facts with a property: a deal lost *to a competitor*
-DERIVED_KINDS: dict[str, tuple[str, str]] = {"deal.lost_to_competitor": ("deal.lost", "competitor")}
-
-
 def _since(now: datetime, days: int | None) -> datetime | None:
     return now - timedelta(days=days) if days else None
 
 
-def measure(
-    c: Condition, customer: Customer, facts: list[dict[str, Any]], scores: dict[str, Any], now: datetime
-) -> Any:
+def measure(c: Condition, customer: Customer, scores: dict[str, Any], now: datetime) -> Any:
     since = _since(now, c.within_days)
     paid = [(t, a) for t, a in customer.purchases if since is None or t >= since]
     if c.metric == "revenue":
@@ -77,12 +71,7 @@ def measure(
     if c.metric == "purchases":
         return len(paid)
     if c.metric == "count":
-        kind, extra = DERIVED_KINDS.get(c.kind or "", (c.kind, None))
-        return sum(
-            1
-            for f in facts
-            if f["kind"] == kind and (since is None or f["at"] >= since) and (extra is None or f.get(extra))
-        )
+        return customer.count_since(c.kind or "", since)
     if c.metric == "days_since_last_purchase":
         return (now - customer.purchases[-1][0]).total_seconds() / DAY if customer.purchases else None
     if c.metric == "days_since_last_activity":
@@ -113,10 +102,8 @@ def holds(c: Condition, measured: Any) -> bool:
     return bool(ops[c.op])
 
 
-def matches(
-    rules: Rules, customer: Customer, facts: list[dict[str, Any]], scores: dict[str, Any], now: datetime
-) -> bool:
-    return all(holds(c, measure(c, customer, facts, scores, now)) for c in rules.all)
+def matches(rules: Rules, customer: Customer, scores: dict[str, Any], now: datetime) -> bool:
+    return all(holds(c, measure(c, customer, scores, now)) for c in rules.all)
 
 
 BUILT_IN: dict[str, tuple[str, Rules]] = {

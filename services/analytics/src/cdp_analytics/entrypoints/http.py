@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import by_subject, customers_from, dormancy, journey_stage, rhythm_of
+from cdp_analytics.domain.customers import by_subject, dormancy, journey_stage, rhythm_of
 from cdp_analytics.domain.journey import funnel
 from cdp_analytics.domain.kpis import Period, for_members, of_days
 from cdp_analytics.domain.segments import Rules
@@ -196,7 +196,7 @@ async def customer(
     contact_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")], request: Request
 ) -> dict[str, Any]:
     facts: Facts = request.app.state.facts
-    found = customers_from(await facts.of_subject(contact_id)).get(contact_id)
+    found = await facts.customer(contact_id)
     if found is None:
         raise Problem(404, "Unknown customer", f"analytics holds no fact about {contact_id}")
     now = datetime.now(UTC)

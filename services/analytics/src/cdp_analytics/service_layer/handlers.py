@@ -1,6 +1,6 @@
 """Analytics use cases: every event that feeds a KPI becomes one fact keyed by its event id (a redelivery or a
 replay adds nothing) and a change to the daily roll-ups, a consumer batch at a time; the people it is about are then
-evaluated against every segment, each once per batch."""
+evaluated against every segment, each once per batch, from the summary the batch left them with."""
 
 from __future__ import annotations
 
@@ -68,4 +68,4 @@ async def on_batch(deliveries: list[Delivery], facts: Facts, segments: Segments 
         return
     # segment membership follows the event; campaigns are not people
     people = {str(cid) for d in deliveries if (cid := getattr(d.payload, "contact_id", None))}
-    await segments.refresh_subjects({s: own for s, own in touched.items() if s in people}, utcnow())
+    await segments.refresh_subjects({s: c for s, c in touched.items() if s in people}, utcnow())

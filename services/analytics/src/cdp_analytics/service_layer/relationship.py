@@ -216,7 +216,7 @@ async def evaluate(
         if len(states) >= CHUNK:
             await flush()
     await flush()
-    moved = await segments.refresh_all(all_facts, now) if segments is not None else 0
+    moved = await segments.refresh_all(customers, now) if segments is not None else 0
     result = Evaluated(
         len(customers), published, dormant_published, dormant_now, moved, reorders_published, len(predicted)
     )

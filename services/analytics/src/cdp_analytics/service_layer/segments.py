@@ -20,7 +20,7 @@ from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import by_subject, customers_from
+from cdp_analytics.domain.customers import Customer, customers_from
 from cdp_analytics.domain.segments import BUILT_IN, Rules, matches
 
 SOURCE = "cdp/analytics"
@@ -93,10 +93,11 @@ class Segments:
 
     async def refresh_subject(self, facts: Facts, subject: str, now: datetime) -> int:
         """Evaluate one customer (after a new fact) against every segment. Returns how many memberships changed."""
-        return await self.refresh_subjects({subject: await facts.of_subject(subject)}, now)
+        customer = customers_from(await facts.of_subject(subject)).get(subject)
+        return await self.refresh_subjects({subject: customer} if customer else {}, now)
 
-    async def refresh_subjects(self, people: dict[str, list[dict[str, Any]]], now: datetime) -> int:
-        """Evaluate customers (with all their facts) against every segment: three reads whatever their number."""
+    async def refresh_subjects(self, people: dict[str, Customer], now: datetime) -> int:
+        """Evaluate customers against every segment: three reads whatever their number."""
         if not people:
             return 0
         segments = [(seg, self._rules_of(seg)) for seg in await self.all()]
@@ -105,23 +106,18 @@ class Segments:
         keys = [f"{seg['_id']}|{s}" for s in subjects for seg, _ in segments]
         present = {d["_id"] async for d in find_by_ids(self.members, keys, {"_id": 1})}
         changes = []
-        for subject, own in people.items():
-            customer = customers_from(own).get(subject)
-            if customer is None:
-                continue
+        for subject, customer in people.items():
             for seg, rules in segments:
                 if rules is None:
                     member = subject in (seg.get("ids") or [])
                 else:
-                    member = matches(rules, customer, own, scores.get(subject, {}), now)
+                    member = matches(rules, customer, scores.get(subject, {}), now)
                 if member != (f"{seg['_id']}|{subject}" in present):
                     changes.append((seg, subject, member))
         return await self._apply(changes, now)
 
-    async def refresh_all(self, all_facts: list[dict[str, Any]], now: datetime) -> int:
+    async def refresh_all(self, customers: dict[str, Customer], now: datetime) -> int:
         """Every segment over every customer (time passes: windows move, silences grow)."""
-        grouped = by_subject(all_facts)
-        customers = customers_from(all_facts)
         scores = {d["_id"]: d async for d in self.scores.find({})}
         changes = []
         for seg in await self.all():
@@ -130,11 +126,7 @@ class Segments:
             if rules is None:
                 should = set(seg.get("ids") or [])
             else:
-                should = {
-                    cid
-                    for cid, c in customers.items()
-                    if matches(rules, c, grouped.get(cid, []), scores.get(cid, {}), now)
-                }
+                should = {cid for cid, c in customers.items() if matches(rules, c, scores.get(cid, {}), now)}
             changes += [(seg, cid, cid in should) for cid in should ^ current]
         return await self._apply(changes, now)
 
@@ -154,11 +146,10 @@ class Segments:
                 should = set(seg.get("ids") or [])
             else:
                 should = set()
-                async for subjects in facts.subjects(chunk):
-                    own = await facts.of_subjects(subjects)
-                    scores = {d["_id"]: d async for d in find_by_ids(self.scores, subjects)}
-                    for cid, c in customers_from(f for fs in own.values() for f in fs).items():
-                        if matches(rules, c, own.get(cid, []), scores.get(cid, {}), now):
+                async for customers in facts.customers(chunk):
+                    scores = {d["_id"]: d async for d in find_by_ids(self.scores, list(customers))}
+                    for cid, c in customers.items():
+                        if matches(rules, c, scores.get(cid, {}), now):
                             should.add(cid)
             changes = [(seg, cid, cid in should) for cid in sorted(should ^ current)]
             for i in range(0, len(changes), chunk):
