@@ -177,3 +177,20 @@ async def test_documents_holding_facts_inline_are_upgraded(db: AsyncDatabase[Doc
     assert await facts.erase_subject("c1") == len(c1)
     assert await facts.of_subject("c1") == [] and await facts.customer("c1") is None
     assert [d async for d in db["activity_months"].find({"subject": "c1"})] == []
+
+
+async def test_a_retention_period_drops_old_months_and_silent_people(db: AsyncDatabase[Document]) -> None:
+    from cdp_analytics.bootstrap import FACT_RETENTION
+    from cdp_common.retention import RetentionJob
+
+    now = datetime(2026, 6, 15, tzinfo=UTC)
+    facts = Facts(db)
+    await facts.record("old-1", "web.visited", "silent", datetime(2024, 1, 10, tzinfo=UTC))
+    await facts.record("old-2", "order.paid", "active", datetime(2024, 2, 10, tzinfo=UTC), amount=10.0)
+    await facts.record("new-1", "order.paid", "active", datetime(2026, 5, 10, tzinfo=UTC), amount=20.0)
+
+    deleted = await RetentionJob(list(FACT_RETENTION), {"facts": 365}).run(db, now)
+
+    assert deleted == {"facts": 3}  # the silent person's summary and month, the active person's old month
+    assert await facts.of_subject("silent") == [] and await facts.customer("silent") is None
+    assert [f["_id"] for f in await facts.of_subject("active")] == ["new-1"]

@@ -62,7 +62,7 @@ class RetentionJob:
                 continue
             cutoff = now - timedelta(days=days)
             result = await db[rule.collection].delete_many({**rule.only, rule.time_field: {"$lt": cutoff}})
-            deleted[rule.kind] = result.deleted_count
+            deleted[rule.kind] = deleted.get(rule.kind, 0) + result.deleted_count  # a kind may span collections
             RETENTION_DELETED.labels(rule.kind).inc(result.deleted_count)
         self.last_run, self.last_deleted = now, deleted
         log.info("retention job ran", extra={"deleted": deleted})

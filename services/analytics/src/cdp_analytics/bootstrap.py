@@ -39,6 +39,26 @@ class AnalyticsSettings(ServiceSettings):
     )
 
 
+FACT_RETENTION = (
+    RetentionRule(
+        "facts",
+        "activity",
+        "last_at",
+        None,
+        "Each person's summary (what segments read); kept (set a period to drop the summaries of people "
+        "silent longer than it; the daily roll-ups stay, they hold no one's data).",
+    ),
+    RetentionRule(
+        "facts",
+        "activity_months",
+        "last_at",
+        None,
+        "Each person's KPI inputs, one per event, by calendar month; kept (the same period drops the months "
+        "whose latest event is older than it).",
+    ),
+)
+
+
 TITLE = "CDP analytics service"
 DESCRIPTION = "KPIs, segments, journey, dormancy and scores, from read models fed only by Kafka."
 
@@ -130,14 +150,7 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
                 None,
                 "Each customer's last published RFM, stage and dormancy; rebuilt by the next evaluation.",
             ),
-            RetentionRule(
-                "facts",
-                "activity",
-                "last_at",
-                None,
-                "Each person's KPI inputs, one per event; kept (set a period to drop the inputs of people silent "
-                "longer than it; the daily roll-ups stay, they hold no one's data).",
-            ),
+            *FACT_RETENTION,
         ),
     )
     return app

@@ -7,7 +7,8 @@
   (`cu`: purchases with amounts, when each other kind of event happened, last activity; `domain.customers.Customer`),
   and the months that hold their facts (`months`).
 - `activity_months`: the facts themselves, one document per person and calendar month (`"<subject>|<YYYY-MM>"`),
-  one entry per event (`id` = the event id, never a name, email or phone). Read only by exports, erasure, the
+  one entry per event (`id` = the event id, never a name, email or phone), and the time of the latest
+  (`last_at`, for retention). Read only by exports, erasure, the
   periodic evaluation and per-segment KPIs, found by `_id` from the person's `months`.
 - `kpi_days`: one document per UTC day with the KPI inputs of that day (`domain.rollups`) and, per partition, the
   offset of the last event whose change it holds (`wm`).
@@ -162,7 +163,11 @@ class Facts:
             [
                 UpdateOne(
                     {"_id": key},
-                    {"$addToSet": {"facts": {"$each": entries}}, "$setOnInsert": {"subject": key.rsplit("|", 1)[0]}},
+                    {
+                        "$addToSet": {"facts": {"$each": entries}},
+                        "$max": {"last_at": max(f["at"] for f in entries)},
+                        "$setOnInsert": {"subject": key.rsplit("|", 1)[0]},
+                    },
                     upsert=True,
                 )
                 for key, entries in months.items()
@@ -215,7 +220,7 @@ class Facts:
             months += [
                 UpdateOne(
                     {"_id": month_key(subject, m)},
-                    {"$setOnInsert": {"subject": subject, "facts": entries}},
+                    {"$setOnInsert": {"subject": subject, "facts": entries, "last_at": max(f["at"] for f in entries)}},
                     upsert=True,
                 )
                 for m, entries in by_month.items()
