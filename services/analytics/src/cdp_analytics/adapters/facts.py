@@ -353,6 +353,13 @@ def _pack(code: str, values: Iterable[int | float]) -> Binary:
     return Binary(packed.tobytes())
 
 
+def _bytes(packed: array[Any]) -> bytes:
+    if sys.byteorder != "little":
+        packed = array(packed.typecode, packed)
+        packed.byteswap()
+    return packed.tobytes()
+
+
 def _unpack(code: str, data: bytes | None) -> array[Any]:
     packed = array(code)
     if data:
@@ -398,28 +405,29 @@ def customer_doc(c: Customer | None) -> dict[str, Any] | None:
     if c is None:
         return None
     return {
-        "buy_at": [t for t, _ in c.purchases],  # the driver converts datetimes faster than Python code can
-        "buy_amount": _pack("d", (a for _, a in c.purchases)),
+        "paid_ms": Binary(_bytes(c.paid_ms)),
+        "paid_amounts": Binary(_bytes(c.paid_amounts)),
         "last": c.last_activity,
         "engaged": c.engaged,
         "refs": c.referrals,
         "nps": c.best_nps,
-        "times": [[kind, _pack("q", times)] for kind, times in c.times.items()],
+        "times": [[kind, Binary(_bytes(times))] for kind, times in c.times.items()],
     }
 
 
 def customer_of(subject: str, doc: dict[str, Any] | None) -> Customer | None:
     if not doc:
         return None
-    return Customer(
+    c = Customer(
         subject,
-        purchases=list(zip(doc["buy_at"], _unpack("d", doc["buy_amount"]), strict=True)),
         last_activity=doc.get("last"),
         engaged=bool(doc.get("engaged")),
         referrals=int(doc.get("refs") or 0),
         best_nps=doc.get("nps"),
         times={kind: _unpack("q", packed) for kind, packed in doc.get("times") or []},
     )
+    c.paid_ms, c.paid_amounts = _unpack("q", doc["paid_ms"]), _unpack("d", doc["paid_amounts"])
+    return c
 
 
 def _stored(fact: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import itertools
 import statistics
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,27 +44,70 @@ def epoch_ms(at: datetime) -> int:
 DERIVED_KINDS: dict[str, tuple[str, str]] = {"deal.lost_to_competitor": ("deal.lost", "competitor")}
 
 
-@dataclass
+@dataclass(init=False)
 class Customer:
     """What segments, journey stage, RFM and dormancy read of a person: kept up to date fact by fact (`add`), so
-    ingestion never needs to read a person's facts again."""
+    ingestion never needs to read a person's facts again. Times are kept as epoch milliseconds in sorted arrays
+    (paid orders with their amounts beside them), which segment rules search without building datetimes."""
 
     contact_id: str
-    purchases: list[tuple[datetime, float]] = field(default_factory=list)  # (when, amount), one per paid order
-    last_activity: datetime | None = None
-    engaged: bool = False
-    referrals: int = 0
-    best_nps: int | None = None
-    # kind -> when (epoch ms, sorted; paid orders are in `purchases`): counted by segment rules
-    times: dict[str, array[int]] = field(default_factory=dict)
+    paid_ms: array[int]  # one per paid order, sorted (ties by amount)
+    paid_amounts: array[float]  # the amount of each, in the same order
+    last_activity: datetime | None
+    engaged: bool
+    referrals: int
+    best_nps: int | None
+    times: dict[str, array[int]]  # kind -> when, sorted (paid orders are in `paid_ms`): counted by segment rules
+
+    def __init__(
+        self,
+        contact_id: str,
+        purchases: Iterable[tuple[datetime, float]] = (),
+        last_activity: datetime | None = None,
+        engaged: bool = False,
+        referrals: int = 0,
+        best_nps: int | None = None,
+        times: dict[str, array[int]] | None = None,
+    ) -> None:
+        self.contact_id = contact_id
+        self.paid_ms, self.paid_amounts = array("q"), array("d")
+        for at, amount in purchases:
+            self._paid(epoch_ms(at), float(amount))
+        self.last_activity, self.engaged, self.referrals, self.best_nps = last_activity, engaged, referrals, best_nps
+        self.times = times if times is not None else {}
+
+    @property
+    def purchases(self) -> list[tuple[datetime, float]]:
+        """(when, amount) of each paid order, oldest first."""
+        return [(EPOCH + timedelta(milliseconds=t), a) for t, a in zip(self.paid_ms, self.paid_amounts, strict=True)]
+
+    @property
+    def purchase_count(self) -> int:
+        return len(self.paid_ms)
+
+    @property
+    def last_purchase_at(self) -> datetime | None:
+        return EPOCH + timedelta(milliseconds=self.paid_ms[-1]) if self.paid_ms else None
+
+    def paid_since(self, since: datetime | None) -> tuple[int, float]:
+        """Paid orders since `since` (or ever) and what they came to."""
+        i = bisect.bisect_left(self.paid_ms, epoch_ms(since)) if since is not None else 0
+        return len(self.paid_ms) - i, sum(self.paid_amounts[i:])
+
+    def _paid(self, ms: int, amount: float) -> None:
+        i = bisect.bisect_left(self.paid_ms, ms)
+        while i < len(self.paid_ms) and self.paid_ms[i] == ms and self.paid_amounts[i] < amount:
+            i += 1
+        self.paid_ms.insert(i, ms)
+        self.paid_amounts.insert(i, amount)
 
     def add(self, f: dict[str, Any]) -> None:
         """Fold one fact in (in any order: what depends on order is kept sorted)."""
         kind, at = f["kind"], f["at"]
+        ms = epoch_ms(at)
         if kind == "order.paid":
-            bisect.insort(self.purchases, (at, float(f.get("amount") or 0.0)))
+            self._paid(ms, float(f.get("amount") or 0.0))
         else:
-            ms = epoch_ms(at)
             bisect.insort(self.times.setdefault(kind, array("q")), ms)
             for derived, (base, flag) in DERIVED_KINDS.items():
                 if kind == base and f.get(flag):
@@ -80,9 +123,7 @@ class Customer:
 
     def count_since(self, kind: str, since: datetime | None) -> int:
         """How often the person did `kind` (an event type, or a derived kind), since `since` or ever."""
-        if kind == "order.paid":
-            return sum(1 for t, _ in self.purchases if since is None or t >= since)
-        times = self.times.get(kind)
+        times = self.paid_ms if kind == "order.paid" else self.times.get(kind)
         if not times:
             return 0
         return len(times) - (bisect.bisect_left(times, epoch_ms(since)) if since is not None else 0)
@@ -190,7 +231,7 @@ def rfm(customers: Iterable[Customer], now: datetime, window_days: int = 365) ->
 def journey_stage(c: Customer) -> str:
     """awareness (known), consideration (engaged, no purchase), purchase (one), retention (repeat), advocacy
     (refers others, a promoter, or five purchases and more)."""
-    bought = len(c.purchases)
+    bought = c.purchase_count
     if c.referrals or (bought and (c.best_nps or 0) >= 9) or bought >= 5:
         return "advocacy"
     if bought >= 2:

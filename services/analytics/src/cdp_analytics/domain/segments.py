@@ -65,15 +65,15 @@ def _since(now: datetime, days: int | None) -> datetime | None:
 
 def measure(c: Condition, customer: Customer, scores: dict[str, Any], now: datetime) -> Any:
     since = _since(now, c.within_days)
-    paid = [(t, a) for t, a in customer.purchases if since is None or t >= since]
     if c.metric == "revenue":
-        return sum(a for _, a in paid)
+        return customer.paid_since(since)[1]
     if c.metric == "purchases":
-        return len(paid)
+        return customer.paid_since(since)[0]
     if c.metric == "count":
         return customer.count_since(c.kind or "", since)
     if c.metric == "days_since_last_purchase":
-        return (now - customer.purchases[-1][0]).total_seconds() / DAY if customer.purchases else None
+        last = customer.last_purchase_at
+        return (now - last).total_seconds() / DAY if last else None
     if c.metric == "days_since_last_activity":
         return (now - customer.last_activity).total_seconds() / DAY if customer.last_activity else None
     if c.metric == "journey_stage":
