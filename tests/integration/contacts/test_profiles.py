@@ -177,3 +177,30 @@ class TestInteractions:
         assert b3.quantitative["support_requests_total"] == 1 and b3.lifecycle_stage == "customer"
         assert [h["to"] for h in b1.lifecycle_history] == ["customer", "evangelist"]
         assert await deps.repo.contacts_with_work() == []
+
+
+class TestTimelinePages:
+    async def test_pages_of_a_long_timeline_neither_skip_nor_repeat(self, db: AsyncDatabase[Document]) -> None:
+        from cdp_contacts.adapters.timeline import Timeline
+
+        timeline = Timeline(db)
+        kinds = ["web.visited", "order.paid", "ticket.opened"]
+        items = [
+            (f"e{n}", kinds[n % 3], datetime(2026, 1, 1, tzinfo=UTC).replace(minute=n % 60, hour=n // 60), {"n": n})
+            for n in range(130)
+        ]
+        await timeline.add("c1", items[:70])
+        await timeline.add("c1", items[70:])
+        newest_first = [f"e{n}" for n in reversed(range(130))]
+
+        for types, expected in (
+            (None, newest_first),
+            (["order.paid"], [e for e in newest_first if int(e[1:]) % 3 == 1]),
+        ):
+            seen: list[str] = []
+            after = None
+            while page := await timeline.page("c1", 7, after, types):
+                assert len(page) <= 7
+                seen += [d["event_id"] for d in page]
+                after = page[-1]["_id"]
+            assert seen == expected

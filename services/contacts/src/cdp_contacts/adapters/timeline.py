@@ -119,10 +119,16 @@ class Timeline:
     async def page(
         self, contact_id: str, limit: int, after: str | None = None, types: list[str] | None = None
     ) -> list[Document]:
-        """Newest first; `after` is the `_id` of the last entry of the previous page."""
-        out = [d for d in await self.all_of(contact_id) if (after is None or d["_id"] > after)]
-        if types:
-            out = [d for d in out if d["type"] in types]
+        """Newest first; `after` is the `_id` of the last entry of the previous page. Reads the listing, then only
+        as many entries as the page needs (ids sort newest first), however long the timeline."""
+        listed = await self.index.find_one({"_id": contact_id})
+        ids = sorted(i for i in (listed or {}).get("ids", []) if after is None or i > after)
+        step = limit if not types else max(4 * limit, 100)
+        out: list[Document] = []
+        for i in range(0, len(ids), step):  # an entry listed but not written, or not of `types`, reads further
+            out += await self.entries_of(contact_id, ids[i : i + step], types)
+            if len(out) >= limit:
+                break
         return out[:limit]
 
     async def all_of(self, contact_id: str, types: list[str] | None = None) -> list[Document]:
