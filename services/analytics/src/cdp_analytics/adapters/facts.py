@@ -30,22 +30,20 @@ writes the summary (at start-up, and for any such person a batch touches)."""
 
 from __future__ import annotations
 
-import sys
-from array import array
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bson import Binary
+from cdp_common.digests import digest, pack, unpack
 from cdp_common.store import Document, find_by_ids
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from cdp_analytics.domain.customers import Customer
-from cdp_analytics.domain.rollups import CustomerState, Delta, Message, digest
+from cdp_analytics.domain.rollups import CustomerState, Delta, Message
 
 SPEND = "marketing.spend_recorded"  # about a campaign: no customer summary
 
@@ -118,7 +116,7 @@ class Facts:
         for subject, items in by_subject.items():
             doc = stored.get(subject) or {}
             marks: dict[str, int] = doc.get("wm") or {}
-            ids = set(_unpack("q", doc.get("ids")))
+            ids = set(unpack("q", doc.get("ids")))
             state = state_of(doc.get("st"))
             customer = customer_of(subject, doc.get("cu"))
             new: list[dict[str, Any]] = []
@@ -151,7 +149,7 @@ class Facts:
                     "st": state_doc(state),
                     "cu": customer_doc(customer),
                     "months": sorted(set(doc.get("months") or []) | {month_of(f["at"]) for f in new}),
-                    "ids": _pack("q", ids),
+                    "ids": pack("q", ids),
                 }
                 update["$max"] = {"last_at": max(f["at"] for f in new)}
                 if customer is not None:
@@ -226,7 +224,7 @@ class Facts:
                 for m, entries in by_month.items()
             ]
             summary = {
-                "ids": _pack("q", {digest(f["_id"]) for f in own}),
+                "ids": pack("q", {digest(f["_id"]) for f in own}),
                 "st": state_doc(CustomerState.of(own)),
                 "cu": customer_doc(customer),
                 "months": sorted(by_month),
@@ -346,39 +344,16 @@ class Facts:
 
 # Summaries pack their lists into binary fields (little-endian arrays): a document of a few fields, whatever the
 # number of facts, is quick to read and rewrite for the store and the driver alike.
-def _pack(code: str, values: Iterable[int | float]) -> Binary:
-    packed = array(code, values)
-    if sys.byteorder != "little":
-        packed.byteswap()
-    return Binary(packed.tobytes())
-
-
-def _bytes(packed: array[Any]) -> bytes:
-    if sys.byteorder != "little":
-        packed = array(packed.typecode, packed)
-        packed.byteswap()
-    return packed.tobytes()
-
-
-def _unpack(code: str, data: bytes | None) -> array[Any]:
-    packed = array(code)
-    if data:
-        packed.frombytes(data)
-        if sys.byteorder != "little":
-            packed.byteswap()
-    return packed
-
-
 def state_doc(state: CustomerState) -> dict[str, Any]:
     msgs: list[int] = []
     for key, m in state.messages.items():
         msgs += [key, *(0 if d is None else d.toordinal() for d in (m.sent, m.opened, m.clicked))]
     return {
-        "paid": _pack("i", (d.toordinal() for d in state.paid_days)),
-        "leads": _pack("i", (d.toordinal() for d in state.lead_days)),
+        "paid": pack("i", (d.toordinal() for d in state.paid_days)),
+        "leads": pack("i", (d.toordinal() for d in state.lead_days)),
         "first_lead": state.first_lead,
         "won": state.won,
-        "msgs": _pack("q", msgs),
+        "msgs": pack("q", msgs),
     }
 
 
@@ -389,10 +364,10 @@ def state_of(doc: dict[str, Any] | None) -> CustomerState:
     def day(ordinal: int) -> date | None:
         return None if ordinal == 0 else date.fromordinal(ordinal)
 
-    msgs = _unpack("q", doc["msgs"])
+    msgs = unpack("q", doc["msgs"])
     return CustomerState(
-        paid_days=[date.fromordinal(d) for d in _unpack("i", doc["paid"])],
-        lead_days=[date.fromordinal(d) for d in _unpack("i", doc["leads"])],
+        paid_days=[date.fromordinal(d) for d in unpack("i", doc["paid"])],
+        lead_days=[date.fromordinal(d) for d in unpack("i", doc["leads"])],
         first_lead=doc.get("first_lead"),
         won=list(doc["won"]),
         messages={
@@ -405,13 +380,13 @@ def customer_doc(c: Customer | None) -> dict[str, Any] | None:
     if c is None:
         return None
     return {
-        "paid_ms": Binary(_bytes(c.paid_ms)),
-        "paid_amounts": Binary(_bytes(c.paid_amounts)),
+        "paid_ms": pack("q", c.paid_ms),
+        "paid_amounts": pack("d", c.paid_amounts),
         "last": c.last_activity,
         "engaged": c.engaged,
         "refs": c.referrals,
         "nps": c.best_nps,
-        "times": [[kind, Binary(_bytes(times))] for kind, times in c.times.items()],
+        "times": [[kind, pack("q", times)] for kind, times in c.times.items()],
     }
 
 
@@ -424,9 +399,9 @@ def customer_of(subject: str, doc: dict[str, Any] | None) -> Customer | None:
         engaged=bool(doc.get("engaged")),
         referrals=int(doc.get("refs") or 0),
         best_nps=doc.get("nps"),
-        times={kind: _unpack("q", packed) for kind, packed in doc.get("times") or []},
+        times={kind: unpack("q", packed) for kind, packed in doc.get("times") or []},
     )
-    c.paid_ms, c.paid_amounts = _unpack("q", doc["paid_ms"]), _unpack("d", doc["paid_amounts"])
+    c.paid_ms, c.paid_amounts = unpack("q", doc["paid_ms"]), unpack("d", doc["paid_amounts"])
     return c
 
 

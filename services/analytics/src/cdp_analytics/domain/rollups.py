@@ -22,23 +22,17 @@ facts in the same order always give the same changes (the adapter applies each c
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from cdp_common.digests import digest
+
 COVER = timedelta(days=365)  # a customer with no paid order for a year counts as lost
 NONE = "0"  # "no previous lead day": sorts before every ISO date
 
 Delta = dict[tuple[str, str], float]  # (day, field path) -> change
-
-
-def digest(value: object) -> int:
-    """A 64-bit digest of an id (an event's or an email's), as a signed integer: a person's summary keeps these
-    instead of the ids (that two of one person's ids collide is a chance of one in 10^16 at 50 ids, one in
-    3 x 10^9 at 100,000)."""
-    return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little", signed=True)
 
 
 def day_of(at: datetime) -> date:
