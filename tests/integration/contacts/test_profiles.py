@@ -204,3 +204,42 @@ class TestTimelinePages:
                 seen += [d["event_id"] for d in page]
                 after = page[-1]["_id"]
             assert seen == expected
+
+
+class TestFiguresOfProfilesStoredBeforeBases:
+    async def test_counted_from_the_timeline_once_then_kept_current(self, db: AsyncDatabase[Document]) -> None:
+        from cdp_contacts.domain.quantitative import compute
+
+        deps = await deps_for(db, RecordingPublisher())
+        cid = (await handlers.create_contact(command(), deps)).contact.id
+
+        def paid(n: int, amount: int) -> Any:
+            e = make_event(
+                source="integration/pos",
+                event_type="order.paid",
+                subject=cid,
+                data=OrderPaid(
+                    contact_id=cid,
+                    occurred_at=datetime(2026, 10, n, tzinfo=UTC),
+                    order_id=f"o{n}",
+                    total={"amount": amount, "currency": "VND"},  # type: ignore[arg-type]
+                ),
+            )
+            return e, REGISTRY.parse(e)
+
+        first = [paid(1, 100_000), paid(2, 200_000)]
+        await handlers.apply_interactions(first, deps)
+        # as a profile written before bases existed: figures, no basis, no applied interactions
+        await db["contacts"].update_one({"_id": cid}, {"$unset": {"figures_basis": "", "applied": ""}})
+
+        third = paid(3, 300_000)
+        await handlers.apply_interactions([first[1], third], deps)  # a redelivery and a new order
+        await handlers.apply_interactions([paid(4, 400_000), third], deps)
+        contact = await deps.repo.get(cid)
+        assert contact is not None and contact.figures_basis is not None
+        entries = [e for e in await deps.timeline.all_of(cid) if e["type"] == "order.paid"]
+        assert len(entries) == 4
+        assert {k: v for k, v in contact.quantitative.items() if k != "computed_at"} == {
+            k: v for k, v in compute(entries, contact.quantitative["computed_at"]).items() if k != "computed_at"
+        }
+        assert contact.quantitative["purchases"] == 4 and contact.quantitative["total_spent"] == 1_000_000

@@ -10,7 +10,7 @@ import pytest
 from cdp_contacts.domain.custom_fields import CustomFieldDefinition, InvalidValue, validate_values
 from cdp_contacts.domain.health import assess
 from cdp_contacts.domain.lifecycle import LifecycleRules
-from cdp_contacts.domain.quantitative import compute
+from cdp_contacts.domain.quantitative import QUANTITATIVE_TYPES, compute
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
@@ -123,3 +123,33 @@ class TestHealth:
     def test_a_year_old_profile_is_stale(self) -> None:
         h = assess({"full_name": "A"}, {"full_name": {"observed_at": NOW - timedelta(days=400)}}, NOW)
         assert h.stale and h.freshness == 0.0 and "emails" in h.missing
+
+
+class TestFiguresKeptCurrent:
+    def test_interactions_folded_batch_by_batch_give_the_figures_of_the_whole_timeline(self) -> None:
+        """Any order, any batches, redeliveries included: the same figures as computed from every entry once."""
+        import random
+
+        from cdp_contacts.domain.model import Contact
+
+        rng = random.Random(3)
+        kinds = ["order.paid", "order.refunded", "ticket.opened", "web.visited", "social.interacted", "email.opened"]
+        items = []
+        for n in range(300):
+            kind = rng.choice(kinds)
+            data: dict[str, Any] = {}
+            if kind == "order.paid":
+                data = {"total": {"amount": rng.choice([150_000, 99_999.5]), "currency": "VND"}}
+            elif kind == "order.refunded":
+                data = {"refund": {"amount": 50_000, "currency": "VND"}}
+            items.append((f"e{n}", kind, NOW - timedelta(days=rng.uniform(0, 200)), data))
+        contact = Contact(id="c", source="test", created_at=NOW, updated_at=NOW)
+        delivered = items + rng.sample(items, 60)  # some twice
+        rng.shuffle(delivered)
+        news = []
+        for i in range(0, len(delivered), 17):
+            news += contact.take_interactions(delivered[i : i + 17], NOW)
+        assert sum(news) == len(items)
+        whole = [{"type": k, "at": at, "data": d} for _, k, at, d in items if k in QUANTITATIVE_TYPES]
+        assert contact.quantitative == compute(whole, NOW)
+        assert contact.quantitative["purchases"] == sum(1 for _, k, _, _ in items if k == "order.paid")

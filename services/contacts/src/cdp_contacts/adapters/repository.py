@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cdp_common.digests import pack, unpack
 from cdp_common.events import EventEnvelope
 from cdp_common.identifiers import fold
 from cdp_common.store import Document, find_by_ids
@@ -24,6 +25,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cdp_contacts.adapters.search_index import PROJECTION, SORT_ATTR, SearchIndex, custom_matches
 from cdp_contacts.domain.model import Contact
+from cdp_contacts.domain.quantitative import Basis
 from cdp_contacts.domain.survivorship import Candidate
 
 
@@ -555,6 +557,8 @@ def to_document(c: Contact) -> Document:
         "lead_status_history": c.lead_status_history,
         "survey_answers": c.survey_answers,
         "quantitative": c.quantitative,
+        "figures_basis": c.figures_basis.to_doc() if c.figures_basis is not None else None,
+        "applied": pack("q", c.applied),
         "merges": c.merges,
         "status": c.status,
         "merged_into": c.merged_into,
@@ -602,6 +606,8 @@ def from_document(d: Document) -> Contact:
         lead_status_history=d.get("lead_status_history", []),
         survey_answers=d.get("survey_answers", []),
         quantitative=d.get("quantitative", {}),
+        figures_basis=Basis.from_doc(d["figures_basis"]) if d.get("figures_basis") is not None else None,
+        applied=set(unpack("q", d.get("applied"))),
         merges=d.get("merges", []),
         status=d.get("status", "active"),
         merged_into=d.get("merged_into"),

@@ -5,6 +5,7 @@ undoing a merge gives it back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -89,19 +90,20 @@ class Timeline:
         return _extended((before or {}).get("ids", []), eids)
 
     async def add_for_many(
-        self, entries: dict[str, list[tuple[str, str, datetime, dict[str, Any]]]]
+        self, entries: dict[str, list[tuple[str, str, datetime, dict[str, Any]]]], listings: Iterable[str] = ()
     ) -> dict[str, tuple[list[str], list[bool]]]:
-        """`add` for many contacts in four round trips whatever their number. The listing is read, then extended:
-        unlike `add`, an entry moved onto a contact by a merge in between may be missing from the ids answered
-        (its figures then follow at its next interaction)."""
+        """`add` for many contacts in three round trips whatever their number, four when the `listings` of some are
+        wanted back (only those are read, then extended: unlike `add`, an entry moved onto a contact by a merge in
+        between may be missing from the ids answered)."""
         eids = {cid: [entry_id(cid, at, event_id) for event_id, _, at, _ in items] for cid, items in entries.items()}
-        before = {d["_id"]: d.get("ids") or [] async for d in find_by_ids(self.index, entries)}
+        wanted = [cid for cid in listings if cid in entries]
+        before = {d["_id"]: d.get("ids") or [] async for d in find_by_ids(self.index, wanted)}
         await self.index.bulk_write(
             [UpdateOne({"_id": cid}, {"$addToSet": {"ids": {"$each": ids}}}, upsert=True) for cid, ids in eids.items()],
             ordered=False,
         )
         await insert_new(self.entries, [d for cid, items in entries.items() for d in _entries(cid, eids[cid], items)])
-        return {cid: _extended(before.get(cid, []), ids) for cid, ids in eids.items()}
+        return {cid: _extended(before.get(cid, []), eids[cid]) for cid in wanted}
 
     async def entries_of_many(
         self, listed: dict[str, list[str]], types: list[str] | None = None

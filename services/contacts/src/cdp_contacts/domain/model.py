@@ -19,9 +19,11 @@ from cdp_common.contracts.contacts import (
     EmailOut,
     PhoneOut,
 )
+from cdp_common.digests import digest
 from cdp_common.events import EventEnvelope, make_event
 from cdp_common.identifiers import fold
 
+from cdp_contacts.domain import quantitative as figures
 from cdp_contacts.domain.lifecycle import rank
 from cdp_contacts.domain.survivorship import LIST_FIELDS, SCALAR_FIELDS, Candidate, SurvivorshipPolicy
 
@@ -48,10 +50,35 @@ class Contact:
     lead_status_history: list[dict[str, Any]] = field(default_factory=list)
     survey_answers: list[dict[str, Any]] = field(default_factory=list)
     quantitative: dict[str, Any] = field(default_factory=dict)
+    # what keeps `quantitative` current from new interactions alone (None: a profile stored before bases existed)
+    figures_basis: figures.Basis | None = field(default_factory=figures.Basis)
+    applied: set[int] = field(default_factory=set)  # digests of the interactions already on the profile
     merges: list[dict[str, Any]] = field(default_factory=list)
     status: str = "active"
     merged_into: str | None = None
     events: list[EventEnvelope] = field(default_factory=list)
+
+    def take_interactions(self, entries: list[tuple[str, str, datetime, dict[str, Any]]], now: datetime) -> list[bool]:
+        """Interactions (event id, type, time, data) onto the figures, each once however often it is delivered.
+        Returns, per entry, whether it was new to the profile. Needs `figures_basis`."""
+        assert self.figures_basis is not None, "a profile without a basis is counted from its timeline"
+        new, fresh = [], []
+        for event_id, event_type, at, data in entries:
+            key = digest(event_id)
+            new.append(key not in self.applied)
+            if new[-1]:
+                self.applied.add(key)
+                if event_type in figures.QUANTITATIVE_TYPES:
+                    fresh.append({"type": event_type, "at": at, "data": data})
+        if fresh:
+            self.quantitative = figures.fold(self.quantitative, self.figures_basis, fresh, now)
+        return new
+
+    def count_timeline(self, entries: list[dict[str, Any]], now: datetime) -> None:
+        """Figures, basis and applied interactions from the whole timeline (entries as stored)."""
+        counted = [e for e in entries if e["type"] in figures.QUANTITATIVE_TYPES]
+        self.quantitative, self.figures_basis = figures.computed_with_basis(counted, now)
+        self.applied = {digest(e["event_id"]) for e in entries}
 
     # ----------------------------------------------------------------------------------------------- creation
     @staticmethod

@@ -15,7 +15,6 @@ from cdp_common.identifiers import normalise_email, normalise_name, normalise_ph
 from cdp_common.store import find_by_ids
 
 from cdp_contacts.domain.model import Contact
-from cdp_contacts.domain.quantitative import QUANTITATIVE_TYPES, compute
 from cdp_contacts.service_layer.handlers import ConcurrentChange, Deps, mutate, publish_pending
 
 log = logging.getLogger("cdp.contacts.followers")
@@ -198,10 +197,11 @@ async def _refresh_figures(contact_id: str, deps: Deps) -> None:
     contact = await deps.repo.get(contact_id)
     if contact is None:
         return
-    figures = compute(await deps.timeline.all_of(contact_id, list(QUANTITATIVE_TYPES)), utcnow())
+    entries = await deps.timeline.all_of(contact_id)
+    now = utcnow()
 
     async def change(c: Contact) -> None:
-        c.quantitative = figures
+        c.count_timeline(entries, now)
 
     if contact.status == "active":
         await mutate(contact_id, change, deps)

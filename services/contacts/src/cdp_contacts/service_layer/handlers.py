@@ -30,7 +30,6 @@ from cdp_contacts.adapters.timeline import Timeline
 from cdp_contacts.domain.custom_fields import validate_values
 from cdp_contacts.domain.lifecycle import LifecycleRules
 from cdp_contacts.domain.model import Contact
-from cdp_contacts.domain.quantitative import QUANTITATIVE_TYPES, compute
 
 log = logging.getLogger("cdp.contacts")
 
@@ -251,18 +250,9 @@ def _entries(events: list[tuple[EventEnvelope, Any]]) -> list[tuple[str, str, da
     return [(e.id, e.type, p.occurred_at, p.model_dump(mode="json")) for e, p in events]
 
 
-def _fold(
-    c: Contact,
-    events: list[tuple[EventEnvelope, Any]],
-    new: list[bool],
-    figures: dict[str, Any] | None,
-    deps: Deps,
-    now: datetime,
-) -> None:
-    """A person's interactions into their profile: figures, survey answers, lifecycle. `new`: per event, whether it
-    was not on the timeline before (each order.paid counts the purchases there were when it arrived)."""
-    if figures is not None:
-        c.quantitative = figures
+def _fold(c: Contact, events: list[tuple[EventEnvelope, Any]], new: list[bool], deps: Deps, now: datetime) -> None:
+    """A person's interactions (already in their figures) into survey answers and lifecycle. `new`: per event,
+    whether it was new to the profile (each order.paid counts the purchases there were when it arrived)."""
     purchases = int((c.quantitative or {}).get("purchases", 0))
     later = sum(1 for (e, _), fresh in zip(events, new, strict=True) if fresh and e.type == "order.paid")
     for (event, payload), fresh in zip(events, new, strict=True):
@@ -297,13 +287,19 @@ async def _apply_together(by_person: dict[str, list[tuple[EventEnvelope, Any]]],
     }
     if not loaded:
         return list(by_person)
-    added = await deps.timeline.add_for_many({cid: _entries(by_person[cid]) for cid in loaded})
-    counting = {cid: added[cid][0] for cid in loaded if any(e.type in QUANTITATIVE_TYPES for e, _ in by_person[cid])}
-    entries = await deps.timeline.entries_of_many(counting, list(QUANTITATIVE_TYPES))
+    # profiles stored before figure bases existed are counted from their whole timeline, once
+    legacy = [cid for cid, (c, _) in loaded.items() if c.figures_basis is None]
+    items = {cid: _entries(by_person[cid]) for cid in loaded}
+    added = await deps.timeline.add_for_many(items, listings=legacy)
+    entries = await deps.timeline.entries_of_many({cid: added[cid][0] for cid in legacy}) if legacy else {}
     now = utcnow()
     for cid, (contact, _) in loaded.items():
-        figures = compute(entries[cid], now) if cid in counting else None
-        _fold(contact, by_person[cid], added[cid][1], figures, deps, now)
+        if cid in added:
+            contact.count_timeline(entries[cid], now)
+            new = added[cid][1]
+        else:
+            new = contact.take_interactions(items[cid], now)
+        _fold(contact, by_person[cid], new, deps, now)
     outboxes = {cid: outbox for cid, (_, outbox) in loaded.items()}
     written, saved = await deps.repo.save_many([c for c, _ in loaded.values()], outboxes, deps.topic)
     rest = [cid for cid in by_person if cid not in saved]
@@ -326,14 +322,17 @@ async def _apply_to_person(contact_id: str, events: list[tuple[EventEnvelope, An
         return  # the person asked to be erased: nothing about them is kept again
     # An interaction for a person not seen yet starts a minimal profile, so nothing is dropped.
     contact_id = contact_id if contact is None else contact.id
-    listed, new = await deps.timeline.add(contact_id, _entries(events))
+    items = _entries(events)
+    listed, listed_new = await deps.timeline.add(contact_id, items)
     now = utcnow()
-    figures = None
-    if any(event.type in QUANTITATIVE_TYPES for event, _ in events):
-        figures = compute(await deps.timeline.entries_of(contact_id, listed, list(QUANTITATIVE_TYPES)), now)
 
     async def change(c: Contact) -> None:
-        _fold(c, events, new, figures, deps, now)
+        if c.figures_basis is None:  # stored before figure bases existed: counted from the whole timeline, once
+            c.count_timeline(await deps.timeline.entries_of(contact_id, listed), now)
+            new = listed_new
+        else:
+            new = c.take_interactions(items, now)
+        _fold(c, events, new, deps, now)
 
     def new_profile() -> Contact:
         channel = next((p.channel for _, p in events if p.channel), None)

@@ -39,7 +39,7 @@ async def is_erased(person_id: str, deps: Deps) -> bool:
 
 
 async def export(person_id: str, deps: Deps) -> dict[str, Any]:
-    doc = await deps.repo.contacts.find_one({"_id": person_id}, {"outbox": 0})
+    doc = await deps.repo.contacts.find_one({"_id": person_id}, {"outbox": 0, "applied": 0})  # digests, not data
     timeline = await deps.timeline.all_of(person_id)
     views = await deps.views.get(person_id)
     return {"profile": doc, "timeline": timeline, "read_models": views}
