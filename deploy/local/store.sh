@@ -2,7 +2,8 @@
 # The MongoDB-wire-protocol document store for hosts without Docker: mongo-java-server with its H2 file backend,
 # from Maven Central, run with Java 17 (FerretDB v1.24.1 is refused by the Go module proxy here; see
 # docs/store-contract.md). Usage: deploy/local/store.sh start|stop|status   (idempotent)
-# Env: CDP_STORE_PORT (27017), CDP_LOCAL_DIR, STORE_HEAP_OPTS (-Xms1g -Xmx6g), STORE_GC_OPTS (-XX:+UseG1GC),
+# Env: CDP_STORE_PORT (27017), CDP_LOCAL_DIR, STORE_HEAP_OPTS (-Xms1g -Xmx6g),
+# STORE_GC_OPTS (-XX:+UseG1GC -XX:MaxGCPauseMillis=20: G1 aims at 200 ms pauses by default),
 # STORE_CACHE_MB (1024: the MVStore page cache). See docs/store-contract.md.
 source "$(dirname "$0")/lib.sh"
 PORT="${CDP_STORE_PORT:-27017}"
@@ -25,7 +26,7 @@ start() {
   log "store: starting on 127.0.0.1:$PORT"
   # The store keeps its documents on the Java heap: with 2 GB, importing 100,000 contacts spent a quarter of its
   # time in young collections; 6 GB (of the 24 here) made the same import 27% faster (docs/store-contract.md).
-  setsid java ${STORE_HEAP_OPTS:--Xms1g -Xmx6g} ${STORE_GC_OPTS:--XX:+UseG1GC} \
+  setsid java ${STORE_HEAP_OPTS:--Xms1g -Xmx6g} ${STORE_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20} \
     -Dcdp.store.cacheMb="${STORE_CACHE_MB:-1024}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
     -cp "$CLASSES:$LIB/*" DocumentStoreServer 127.0.0.1 "$PORT" "$DATA_DIR/store/cdp.mv.db" \
     >>"$LOG_DIR/store.log" 2>&1 < /dev/null &

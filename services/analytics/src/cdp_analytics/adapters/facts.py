@@ -46,6 +46,9 @@ from cdp_analytics.domain.customers import Customer
 from cdp_analytics.domain.rollups import CustomerState, Delta, Message
 
 SPEND = "marketing.spend_recorded"  # about a campaign: no customer summary
+# documents per reply when reading many: the local store otherwise answers a whole collection at once, past the
+# driver's 48 MB message limit (8,000 people with 720,000 facts inline came to 61 MB)
+BATCH = 1000
 
 
 class Contended(Exception):
@@ -193,7 +196,7 @@ class Facts:
             query["_id"] = {"$in": subjects}
         upgraded = 0
         batch: list[Document] = []
-        async for doc in self.people.find(query, {"facts": 1}):
+        async for doc in self.people.find(query, {"facts": 1}, batch_size=chunk):
             batch.append(doc)
             if len(batch) == chunk:
                 upgraded += await self._upgrade(batch)
@@ -282,7 +285,7 @@ class Facts:
     async def subjects(self, size: int = 1000) -> AsyncIterator[list[str]]:
         """Every person (or campaign) with facts, `size` at a time."""
         chunk: list[str] = []
-        async for d in self.people.find({}, {"_id": 1}):
+        async for d in self.people.find({}, {"_id": 1}, batch_size=BATCH):
             chunk.append(d["_id"])
             if len(chunk) == size:
                 yield chunk
@@ -294,7 +297,7 @@ class Facts:
         """Every customer's summary, `size` documents at a time (campaigns have none)."""
         await self.upgrade()
         chunk: dict[str, Customer] = {}
-        async for d in self.people.find({}, {"cu": 1}):
+        async for d in self.people.find({}, {"cu": 1}, batch_size=BATCH):
             if (c := customer_of(d["_id"], d.get("cu"))) is not None:
                 chunk[d["_id"]] = c
             if len(chunk) == size:
@@ -320,12 +323,12 @@ class Facts:
         last = month_of(end)
         out = [
             _as_fact(m["subject"], f)
-            async for m in self.months.find({})
+            async for m in self.months.find({}, batch_size=BATCH)
             if m["_id"].rsplit("|", 1)[1] <= last
             for f in m.get("facts") or []
             if f["at"] < end
         ]
-        async for d in self.people.find({"facts": {"$exists": True}}, {"facts": 1}):  # not upgraded yet
+        async for d in self.people.find({"facts": {"$exists": True}}, {"facts": 1}, batch_size=100):  # not upgraded yet
             out += [_as_fact(d["_id"], f) for f in d["facts"] if f["at"] < end]
         return out
 

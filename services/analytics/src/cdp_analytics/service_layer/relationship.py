@@ -92,7 +92,7 @@ async def evaluate(
     scores = db["customer_scores"]
     all_facts = await facts.until(now)
     customers = customers_from(all_facts)
-    known = {d["_id"]: d async for d in scores.find({})}
+    known = {d["_id"]: d async for d in scores.find({}, batch_size=1000)}
     rfm_of = rfm(customers.values(), now)
     grouped = by_subject(all_facts)
     churn_model, lead_model = train(grouped, now)

@@ -118,7 +118,7 @@ class Segments:
 
     async def refresh_all(self, customers: dict[str, Customer], now: datetime) -> int:
         """Every segment over every customer (time passes: windows move, silences grow)."""
-        scores = {d["_id"]: d async for d in self.scores.find({})}
+        scores = {d["_id"]: d async for d in self.scores.find({}, batch_size=1000)}
         changes = []
         for seg in await self.all():
             current = await self.member_ids(seg["_id"])

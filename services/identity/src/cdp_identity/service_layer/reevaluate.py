@@ -50,7 +50,7 @@ async def impact(
     records: dict[str, Profile] = {}
     founders: set[str] = set()
     members: dict[str, list[str]] = {}
-    async for d in graph.records.find({}, {"source": 1, "profile": 1, "person_id": 1, "link": 1}):
+    async for d in graph.records.find({}, {"source": 1, "profile": 1, "person_id": 1, "link": 1}, batch_size=1000):
         records[d["_id"]] = profile_from(d["_id"], d["source"], d["profile"])
         if (d.get("link") or {}).get("rule") in (None, "new_person"):
             founders.add(d["_id"])
