@@ -13,21 +13,20 @@ from array import array
 from collections.abc import Iterable
 from typing import Any
 
-from bson import Binary
-
 
 def digest(value: object) -> int:
     """The id's 64-bit digest (BLAKE2b), as a signed integer."""
     return int.from_bytes(hashlib.blake2b(str(value).encode(), digest_size=8).digest(), "little", signed=True)
 
 
-def pack(code: str, values: Iterable[Any]) -> Binary:
-    """`values` as an array of `code` ('q' int64, 'i' int32, 'd' float64), little-endian, in one binary field."""
+def pack(code: str, values: Iterable[Any]) -> bytes:
+    """`values` as an array of `code` ('q' int64, 'i' int32, 'd' float64), little-endian, as bytes (which the driver
+    stores as one binary field and reads back as bytes)."""
     packed = values if isinstance(values, array) and values.typecode == code else array(code, values)
     if sys.byteorder != "little":
         packed = array(code, packed)
         packed.byteswap()
-    return Binary(packed.tobytes())
+    return packed.tobytes()
 
 
 def unpack(code: str, data: bytes | None) -> array[Any]:

@@ -30,8 +30,9 @@ writes the summary (at start-up, and for any such person a batch touches)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,7 +79,7 @@ def _guard(_id: str, marks: dict[str, int], slots: Iterable[str]) -> dict[str, A
 
 
 def month_of(at: datetime) -> str:
-    return at.strftime("%Y-%m")
+    return f"{at.year:04d}-{at.month:02d}"
 
 
 def month_key(subject: str, month: str) -> str:
@@ -159,7 +160,7 @@ class Facts:
                     touched[subject] = customer
             people.append(UpdateOne(_guard(subject, marks, moved), update, upsert=True))
 
-        await _write(
+        months_written = _write(
             self.months,
             [
                 UpdateOne(
@@ -174,7 +175,8 @@ class Facts:
                 for key, entries in months.items()
             ],
         )
-        await self._roll_up(changes)
+        # months and days are written together (the store serves two collections at once), people after both
+        await _all(months_written, self._roll_up(changes))
         await _write(self.people, people)
         return touched, len(changes)
 
@@ -418,6 +420,14 @@ def _as_fact(subject: str, stored: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in stored.items() if k != "id"}
     out["_id"], out["subject"] = stored["id"], subject
     return out
+
+
+async def _all(*steps: Coroutine[Any, Any, None]) -> None:
+    """Run `steps` concurrently; once all have finished, raise the first failure (so none is left running)."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
 
 
 async def _write(collection: Any, ops: list[UpdateOne]) -> None:
