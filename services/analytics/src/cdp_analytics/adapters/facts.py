@@ -43,7 +43,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from cdp_analytics.domain.customers import Customer
+from cdp_analytics.domain.customers import Customer, customers_from
 from cdp_analytics.domain.rollups import CustomerState, Delta, Message
 
 SPEND = "marketing.spend_recorded"  # about a campaign: no customer summary
@@ -214,12 +214,8 @@ class Facts:
             subject = doc["_id"]
             own = sorted((_as_fact(subject, f) for f in doc.get("facts") or []), key=lambda f: f["at"])
             by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            customer: Customer | None = None
             for f in own:
                 by_month[month_of(f["at"])].append(_stored(f))
-                if f["kind"] != SPEND:
-                    customer = customer or Customer(subject)
-                    customer.add(f)
             months += [
                 UpdateOne(
                     {"_id": month_key(subject, m)},
@@ -231,7 +227,7 @@ class Facts:
             summary = {
                 "ids": pack("q", {digest(f["_id"]) for f in own}),
                 "st": state_doc(CustomerState.of(own)),
-                "cu": customer_doc(customer),
+                "cu": customer_doc(customers_from(own).get(subject)),
                 "months": sorted(by_month),
             }
             people.append(
@@ -284,29 +280,26 @@ class Facts:
             out[m["subject"]] += [_as_fact(m["subject"], f) for f in m.get("facts") or []]
         return {s: sorted(fs, key=lambda f: f["at"]) for s, fs in out.items()}
 
-    async def subjects(self, size: int = 1000) -> AsyncIterator[list[str]]:
-        """Every person (or campaign) with facts, `size` at a time."""
-        chunk: list[str] = []
-        async for d in self.people.find({}, {"_id": 1}, batch_size=BATCH):
-            chunk.append(d["_id"])
-            if len(chunk) == size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
-
     async def customers(self, size: int = 1000) -> AsyncIterator[dict[str, Customer]]:
-        """Every customer's summary, `size` documents at a time (campaigns have none)."""
-        await self.upgrade()
-        chunk: dict[str, Customer] = {}
+        """Every customer's summary, `size` documents at a time (campaigns have none; a document without a summary
+        yet is upgraded on the way)."""
+        docs: list[Document] = []
         async for d in self.people.find({}, {"cu": 1}, batch_size=BATCH):
-            if (c := customer_of(d["_id"], d.get("cu"))) is not None:
-                chunk[d["_id"]] = c
-            if len(chunk) == size:
-                yield chunk
-                chunk = {}
-        if chunk:
-            yield chunk
+            docs.append(d)
+            if len(docs) == size:
+                yield await self._customers_of(docs)
+                docs = []
+        if docs:
+            yield await self._customers_of(docs)
+
+    async def _customers_of(self, docs: list[Document]) -> dict[str, Customer]:
+        old = [d["_id"] for d in docs if "cu" not in d]  # campaigns hold `cu: None`; older documents no `cu` at all
+        upgraded = await self._summaries(old) if old else {}
+        out = {}
+        for d in docs:
+            if (c := customer_of(d["_id"], upgraded.get(d["_id"], d).get("cu"))) is not None:
+                out[d["_id"]] = c
+        return out
 
     async def day_documents(self, end: datetime) -> list[dict[str, Any]]:
         """Every day's roll-up before `end`, oldest first (a few thousand small documents at most)."""

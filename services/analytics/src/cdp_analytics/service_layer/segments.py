@@ -20,7 +20,7 @@ from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import Customer, customers_from
+from cdp_analytics.domain.customers import Customer
 from cdp_analytics.domain.segments import BUILT_IN, Rules, matches
 
 SOURCE = "cdp/analytics"
@@ -93,7 +93,7 @@ class Segments:
 
     async def refresh_subject(self, facts: Facts, subject: str, now: datetime) -> int:
         """Evaluate one customer (after a new fact) against every segment. Returns how many memberships changed."""
-        customer = customers_from(await facts.of_subject(subject)).get(subject)
+        customer = await facts.customer(subject)
         return await self.refresh_subjects({subject: customer} if customer else {}, now)
 
     async def refresh_subjects(self, people: dict[str, Customer], now: datetime) -> int:

@@ -14,6 +14,7 @@ QUANTITATIVE_TYPES = frozenset({"order.paid", "order.refunded", "ticket.opened",
 
 
 WINDOW_DAYS = {"ticket.opened": 90, "web.visited": 30, "social.interacted": 30}  # the longest window of each
+TOTALS = {"ticket.opened": "support_requests", "web.visited": "web_visits", "social.interacted": "social_interactions"}
 
 
 @dataclass
@@ -79,14 +80,12 @@ def fold(figures: dict[str, Any], basis: Basis, entries: list[dict[str, Any]], n
     }
 
 
-TOTALS = {"ticket.opened": "support_requests", "web.visited": "web_visits", "social.interacted": "social_interactions"}
+def computed_with_basis(entries: list[dict[str, Any]], now: datetime) -> tuple[dict[str, Any], Basis]:
+    """The figures of a whole timeline (a merge, an undone merge, a profile kept before bases existed), and the
+    basis that keeps them current from then on."""
+    basis = Basis()
+    return fold({}, basis, entries, now), basis
 
 
 def compute(entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """The figures of a whole timeline (a merge, an undone merge, a profile kept before bases existed)."""
-    return fold({}, Basis(), entries, now)
-
-
-def computed_with_basis(entries: list[dict[str, Any]], now: datetime) -> tuple[dict[str, Any], Basis]:
-    basis = Basis()
-    return fold({}, basis, entries, now), basis
+    return computed_with_basis(entries, now)[0]
