@@ -121,9 +121,12 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
                 log.exception("evaluating relationships failed; trying again at the next interval")
 
     async def upgrade(facts: Facts) -> None:
-        """Documents written before summaries existed (each person is also upgraded when an event touches them)."""
+        """Documents written before summaries existed, and summaries of an older version (each person is also
+        upgraded when an event touches them)."""
         if moved := await facts.upgrade():
             log.info("people upgraded to summaries and monthly facts", extra={"people": moved})
+        if rebuilt := await facts.refresh():
+            log.info("summaries of an older version rebuilt from the facts", extra={"people": rebuilt})
 
     async def start(rt: ServiceRuntime) -> None:
         app.state.facts = Facts(rt.db)

@@ -43,7 +43,8 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from cdp_analytics.domain.customers import Customer, customers_from
+from cdp_analytics.domain.customers import SUMMARY_VERSION, Customer, customers_from
+from cdp_analytics.domain.kpis import Member
 from cdp_analytics.domain.rollups import CustomerState, Delta, Message
 
 SPEND = "marketing.spend_recorded"  # about a campaign: no customer summary
@@ -181,13 +182,33 @@ class Facts:
         return touched, len(changes)
 
     async def _summaries(self, subjects: list[str]) -> dict[str, Document]:
-        """The people's documents without their facts; any still holding facts inline is upgraded first."""
+        """The people's documents without their facts; any still holding facts inline, or holding a summary of an
+        older version, is upgraded first."""
         stored = {d["_id"]: d async for d in find_by_ids(self.people, subjects, {"facts": 0})}
         old = [s for s, d in stored.items() if "st" not in d]
         if old:
             await self.upgrade(old)
-            stored |= {d["_id"]: d async for d in find_by_ids(self.people, old, {"facts": 0})}
+        stale = [s for s, d in stored.items() if "st" in d and _stale(d)]
+        if stale:
+            await self._rebuild([stored[s] for s in stale])
+        if old or stale:
+            stored |= {d["_id"]: d async for d in find_by_ids(self.people, old + stale, {"facts": 0})}
         return stored
+
+    async def _rebuild(self, docs: list[Document]) -> int:
+        """Write the summaries of `docs` (people documents of an older summary version) again from the facts they
+        have applied (their `ids`: a fact in a month whose person write never happened is left to its redelivery).
+        Only a document still as read is rewritten, so a batch writing the person meanwhile loses nothing."""
+        wanted = {d["_id"]: set(unpack("q", d.get("ids"))) for d in docs}
+        facts = await self.of_subjects(list(wanted))
+        ops = []
+        for d in docs:
+            applied = [f for f in facts.get(d["_id"], []) if digest(f["_id"]) in wanted[d["_id"]]]
+            guard = {"_id": d["_id"], "ids": d.get("ids"), "cu.v": (d.get("cu") or {}).get("v", {"$exists": False})}
+            ops.append(UpdateOne(guard, {"$set": {"cu": customer_doc(customers_from(applied).get(d["_id"]))}}))
+        if not ops:
+            return 0
+        return int((await self.people.bulk_write(ops, ordered=False)).modified_count)
 
     async def upgrade(self, subjects: list[str] | None = None, chunk: int = 500) -> int:
         """Move facts held inline (documents written before summaries existed) to their months and write the summary:
@@ -206,6 +227,20 @@ class Facts:
         if batch:
             upgraded += await self._upgrade(batch)
         return upgraded
+
+    async def refresh(self, chunk: int = 500) -> int:
+        """Rebuild every summary of an older version (`_rebuild`); safe to repeat and to run beside ingestion."""
+        rebuilt = 0
+        batch: list[Document] = []
+        async for doc in self.people.find({"st": {"$exists": True}}, {"ids": 1, "cu.v": 1}, batch_size=BATCH):
+            if _stale(doc):
+                batch.append(doc)
+            if len(batch) == chunk:
+                rebuilt += await self._rebuild(batch)
+                batch = []
+        if batch:
+            rebuilt += await self._rebuild(batch)
+        return rebuilt
 
     async def _upgrade(self, docs: list[Document]) -> int:
         months: list[UpdateOne] = []
@@ -293,12 +328,28 @@ class Facts:
             yield await self._customers_of(docs)
 
     async def _customers_of(self, docs: list[Document]) -> dict[str, Customer]:
-        old = [d["_id"] for d in docs if "cu" not in d]  # campaigns hold `cu: None`; older documents no `cu` at all
+        # campaigns hold `cu: None`; older documents no `cu` at all, or a summary of an older version
+        old = [d["_id"] for d in docs if "cu" not in d or _stale(d)]
         upgraded = await self._summaries(old) if old else {}
         out = {}
         for d in docs:
             if (c := customer_of(d["_id"], upgraded.get(d["_id"], d).get("cu"))) is not None:
                 out[d["_id"]] = c
+        return out
+
+    async def members(self, subjects: list[str]) -> list[Member]:
+        """What a segment's KPIs read of each of `subjects` who has a summary (`domain.kpis.Member`)."""
+        out = []
+        stale = []
+        async for d in find_by_ids(self.people, subjects, {"cu": 1, "st.msgs": 1}):
+            if "st" not in d or _stale(d):
+                stale.append(d["_id"])
+            elif (c := customer_of(d["_id"], d.get("cu"))) is not None:
+                out.append(Member(c, unpack("q", d["st"]["msgs"])))
+        if stale:  # documents not yet upgraded: upgraded now
+            for d in (await self._summaries(stale)).values():
+                if (c := customer_of(d["_id"], d.get("cu"))) is not None:
+                    out.append(Member(c, unpack("q", d["st"]["msgs"])))
         return out
 
     async def day_documents(self, end: datetime) -> list[dict[str, Any]]:
@@ -343,9 +394,7 @@ class Facts:
 # Summaries pack their lists into binary fields (little-endian arrays): a document of a few fields, whatever the
 # number of facts, is quick to read and rewrite for the store and the driver alike.
 def state_doc(state: CustomerState) -> dict[str, Any]:
-    msgs: list[int] = []
-    for key, m in state.messages.items():
-        msgs += [key, *(0 if d is None else d.toordinal() for d in (m.sent, m.opened, m.clicked))]
+    msgs = state.email_days()
     return {
         "paid": pack("i", (d.toordinal() for d in state.paid_days)),
         "leads": pack("i", (d.toordinal() for d in state.lead_days)),
@@ -378,6 +427,7 @@ def customer_doc(c: Customer | None) -> dict[str, Any] | None:
     if c is None:
         return None
     return {
+        "v": SUMMARY_VERSION,
         "paid_ms": pack("q", c.paid_ms),
         "paid_amounts": pack("d", c.paid_amounts),
         "last": c.last_activity,
@@ -385,7 +435,14 @@ def customer_doc(c: Customer | None) -> dict[str, Any] | None:
         "refs": c.referrals,
         "nps": c.best_nps,
         "times": [[kind, pack("q", times)] for kind, times in c.times.items()],
+        "values": [[kind, pack("d", values)] for kind, values in c.values.items()],
     }
+
+
+def _stale(doc: Document) -> bool:
+    """A person whose summary predates the current version (campaigns, `cu: None`, have none to be stale)."""
+    cu = doc.get("cu")
+    return cu is not None and cu.get("v") != SUMMARY_VERSION
 
 
 def customer_of(subject: str, doc: dict[str, Any] | None) -> Customer | None:
@@ -398,6 +455,7 @@ def customer_of(subject: str, doc: dict[str, Any] | None) -> Customer | None:
         referrals=int(doc.get("refs") or 0),
         best_nps=doc.get("nps"),
         times={kind: unpack("q", packed) for kind, packed in doc.get("times") or []},
+        values={kind: unpack("d", packed) for kind, packed in doc.get("values") or []},
     )
     c.paid_ms, c.paid_amounts = unpack("q", doc["paid_ms"]), unpack("d", doc["paid_amounts"])
     return c

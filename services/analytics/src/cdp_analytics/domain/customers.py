@@ -12,7 +12,7 @@ import bisect
 import itertools
 import statistics
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,8 +40,35 @@ def epoch_ms(at: datetime) -> int:
     return (at - EPOCH) // timedelta(milliseconds=1)
 
 
-# kinds a segment rule may count that are facts with a property: a deal lost *to a competitor*
-DERIVED_KINDS: dict[str, tuple[str, str]] = {"deal.lost_to_competitor": ("deal.lost", "competitor")}
+# kinds that are facts with a property: a deal lost *to a competitor*, a paid order from a campaign, a survey answer
+# scored on the CSAT or NPS scale. Segment rules may count them; a segment's KPIs read them (`domain.kpis`).
+DERIVED_KINDS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
+    "deal.lost_to_competitor": ("deal.lost", lambda f: bool(f.get("competitor"))),
+    "order.paid_from_campaign": ("order.paid", lambda f: bool(f.get("campaign_id"))),
+    "survey.csat": ("survey.answered", lambda f: f.get("survey_kind") == "csat" and f.get("score") is not None),
+    "survey.nps": ("survey.answered", lambda f: f.get("survey_kind") == "nps" and f.get("score") is not None),
+}
+# kinds whose facts carry a figure a segment's KPIs add up: kept beside each time, in `values`
+VALUED: dict[str, str] = {
+    "order.refunded": "amount",
+    "deal.won": "amount",
+    "order.paid_from_campaign": "amount",
+    "survey.csat": "score",
+    "survey.nps": "score",
+}
+SUMMARY_VERSION = 2  # 2: derived kinds for the KPIs and `values`; summaries of version 1 are rebuilt from the facts
+
+
+def _insert(times: array[int], values: array[float] | None, ms: int, value: float) -> None:
+    """Keep `times` sorted, `values` beside them (ties ordered by value, so any arrival order gives the same)."""
+    i = bisect.bisect_left(times, ms)
+    if values is None:
+        times.insert(i, ms)
+        return
+    while i < len(times) and times[i] == ms and values[i] < value:
+        i += 1
+    times.insert(i, ms)
+    values.insert(i, value)
 
 
 @dataclass(init=False)
@@ -58,6 +85,7 @@ class Customer:
     referrals: int
     best_nps: int | None
     times: dict[str, array[int]]  # kind -> when, sorted (paid orders are in `paid_ms`): counted by segment rules
+    values: dict[str, array[float]]  # for the kinds in VALUED: the amount or score of each, beside `times`
 
     def __init__(
         self,
@@ -68,6 +96,7 @@ class Customer:
         referrals: int = 0,
         best_nps: int | None = None,
         times: dict[str, array[int]] | None = None,
+        values: dict[str, array[float]] | None = None,
     ) -> None:
         self.contact_id = contact_id
         self.paid_ms, self.paid_amounts = array("q"), array("d")
@@ -75,6 +104,7 @@ class Customer:
             self._paid(epoch_ms(at), float(amount))
         self.last_activity, self.engaged, self.referrals, self.best_nps = last_activity, engaged, referrals, best_nps
         self.times = times if times is not None else {}
+        self.values = values if values is not None else {}
 
     @property
     def purchases(self) -> list[tuple[datetime, float]]:
@@ -95,11 +125,20 @@ class Customer:
         return len(self.paid_ms) - i, sum(self.paid_amounts[i:])
 
     def _paid(self, ms: int, amount: float) -> None:
-        i = bisect.bisect_left(self.paid_ms, ms)
-        while i < len(self.paid_ms) and self.paid_ms[i] == ms and self.paid_amounts[i] < amount:
-            i += 1
-        self.paid_ms.insert(i, ms)
-        self.paid_amounts.insert(i, amount)
+        _insert(self.paid_ms, self.paid_amounts, ms, amount)
+
+    def _at(self, kind: str, ms: int, f: dict[str, Any]) -> None:
+        field = VALUED.get(kind)
+        values = self.values.setdefault(kind, array("d")) if field else None
+        _insert(self.times.setdefault(kind, array("q")), values, ms, float(f.get(field or "") or 0.0))
+
+    def window(self, kind: str, start_ms: int, end_ms: int) -> tuple[array[int], array[float] | None, int, int]:
+        """The times of `kind` (and their values, if kept) and the slice [i, j) of them in [start_ms, end_ms)."""
+        times = self.paid_ms if kind == "order.paid" else self.times.get(kind)
+        if not times:
+            return array("q"), None, 0, 0
+        values = self.paid_amounts if kind == "order.paid" else self.values.get(kind)
+        return times, values, bisect.bisect_left(times, start_ms), bisect.bisect_left(times, end_ms)
 
     def add(self, f: dict[str, Any]) -> None:
         """Fold one fact in (in any order: what depends on order is kept sorted)."""
@@ -108,10 +147,10 @@ class Customer:
         if kind == "order.paid":
             self._paid(ms, float(f.get("amount") or 0.0))
         else:
-            bisect.insort(self.times.setdefault(kind, array("q")), ms)
-            for derived, (base, flag) in DERIVED_KINDS.items():
-                if kind == base and f.get(flag):
-                    bisect.insort(self.times.setdefault(derived, array("q")), ms)
+            self._at(kind, ms, f)
+        for derived, (base, holds) in DERIVED_KINDS.items():
+            if kind == base and holds(f):
+                self._at(derived, ms, f)
         if kind in ENGAGEMENT:
             self.engaged = True
         elif kind == "referral.made":

@@ -187,6 +187,14 @@ class CustomerState:
         state.won.sort()
         return state
 
+    def email_days(self) -> list[int]:
+        """Each message as four numbers: its digest and the days (ordinals, 0 for never) it was first sent, opened and
+        clicked (the layout `domain.kpis.Member` reads)."""
+        out: list[int] = []
+        for key, m in self.messages.items():
+            out += [key, *(0 if d is None else d.toordinal() for d in (m.sent, m.opened, m.clicked))]
+        return out
+
     def apply(self, fact: dict[str, Any]) -> Delta:
         """Fold `fact` in; the change it makes to the roll-ups."""
         kind, at = fact["kind"], fact["at"]

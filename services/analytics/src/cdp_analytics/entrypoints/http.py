@@ -88,11 +88,12 @@ async def kpis(
 
         def of(p: Period) -> dict[str, Any]:
             return of_days(days, p)
-    else:  # a segment: its members' own facts
-        own = [f for fs in (await facts.of_subjects(sorted(members))).values() for f in fs if f["at"] < period.end]
+    else:  # a segment: its members' summaries
+        people = await facts.members(sorted(members))
+        size = len(members)
 
         def of(p: Period) -> dict[str, Any]:
-            return for_members([f for f in own if f["at"] < p.end], members, p)
+            return for_members(people, size, p)
 
     return {
         "period": {"from": period.start, "to": period.end},
