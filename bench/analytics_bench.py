@@ -6,7 +6,7 @@ how soon a segment follows the event that changes its membership. Prints its fig
    visits, email sent and opened, support tickets, for `--customers` customers, spread over the last year.
    Events/s = events / time from the first send until the analytics consumer group has caught up.
 3. Asks `GET /v1/analytics/kpis` for the last year (and the year before, beside it) several times through the gateway,
-   for everyone (from the daily roll-ups) and for the segment's members (from their own facts).
+   for everyone (from the daily roll-ups) and for the segment's members (from their summaries).
 4. `--probes` times: a new customer pays 5,000,000 VND; the time from Kafka's acknowledgement until the customer is
    listed in the segment's members through the gateway.
 
@@ -166,7 +166,7 @@ async def main() -> None:
             members = r.json()["size"] if r.status_code == 200 else "?"
             median_ms, max_ms = statistics.median(times) * 1e3, max(times) * 1e3
             print(
-                f"KPI query of the segment ({members} members, from their own facts): median {median_ms:.0f} ms, "
+                f"KPI query of the segment ({members} members, from their summaries): median {median_ms:.0f} ms, "
                 f"max {max_ms:.0f} ms over {args.queries} queries"
             )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cdp_analytics.domain.journey import funnel, stage_entries
+import pytest
+from cdp_analytics.domain.customers import customers_from
+from cdp_analytics.domain.journey import Funnel, funnel, stage_entries
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -57,3 +60,39 @@ def test_funnel_figures() -> None:
     assert stages["purchase"]["median_days_in_stage"] == 30
     assert stages["consideration"]["touchpoints"] == {"web.visited": 1, "email.opened": 1}
     assert stages["purchase"]["touchpoints"] == {"order.paid": 2}  # a's first order, and c's (until now)
+
+
+KINDS = [
+    ("contact_created", {}),
+    ("web.visited", {}),
+    ("email.opened", {}),
+    ("email.sent", {}),
+    ("order.paid", {"amount": 100.0}),
+    ("order.paid", {"amount": 100.0, "campaign_id": "c"}),
+    ("referral.made", {}),
+    ("survey.answered", {"survey_kind": "nps"}),
+    ("survey.answered", {"survey_kind": "csat"}),
+    ("ticket.opened", {}),
+]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_funnel_from_summaries_equals_the_funnel_from_facts(seed: int) -> None:
+    """Random people, some of whose facts lie after `now` (left out by both)."""
+    rng = random.Random(seed)
+    people: dict[str, list[dict[str, Any]]] = {}
+    for n in range(300):
+        kind, values = rng.choice(KINDS)
+        subject = f"p{rng.randrange(25)}"
+        extra = dict(values)
+        if kind == "survey.answered":
+            extra["score"] = rng.randrange(11) if extra["survey_kind"] == "nps" else rng.randrange(1, 6)
+        at = T0 + timedelta(days=rng.randrange(400), seconds=rng.randrange(86400))
+        people.setdefault(subject, []).append({"_id": f"e{n}", "kind": kind, "subject": subject, "at": at, **extra})
+    known = {s: sorted((f for f in fs if f["at"] < NOW), key=lambda f: f["at"]) for s, fs in people.items()}
+    from_facts = funnel({s: fs for s, fs in known.items() if fs}, NOW, top_touchpoints=20)
+    summaries = Funnel(NOW, top_touchpoints=20)
+    for c in customers_from(f for fs in people.values() for f in fs).values():
+        summaries.add_customer(c)
+    assert summaries.result() == from_facts
+    assert summaries.people == sum(1 for fs in known.values() if fs)

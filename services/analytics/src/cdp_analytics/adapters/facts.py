@@ -364,6 +364,33 @@ class Facts:
         days = [d for d in await self.day_documents(end) if d["_id"] >= first and d.get("contacts_created")]
         return [{"day": d["_id"], "count": d["contacts_created"]} for d in days]
 
+    async def histories(self, end: datetime, size: int = 1000) -> AsyncIterator[dict[str, list[dict[str, Any]]]]:
+        """Each person's facts before `end`, oldest first, `size` people at a time (campaigns left out): what the
+        periodic evaluation and the journey funnel read, so that only one chunk of facts is in memory at once."""
+        last = month_of(end)
+        docs: list[Document] = []
+
+        async def chunk() -> dict[str, list[dict[str, Any]]]:
+            out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            keys = [month_key(d["_id"], m) for d in docs for m in d.get("months") or [] if m <= last]
+            for d in docs:
+                out[d["_id"]] += [_as_fact(d["_id"], f) for f in d.get("facts") or [] if f["at"] < end]  # not upgraded
+            async for m in find_by_ids(self.months, keys):
+                out[m["subject"]] += [_as_fact(m["subject"], f) for f in m.get("facts") or [] if f["at"] < end]
+            return {
+                s: sorted(fs, key=lambda f: f["at"])
+                for s, fs in out.items()
+                if fs and any(f["kind"] != SPEND for f in fs)
+            }
+
+        async for d in self.people.find({}, {"months": 1, "facts": 1}, batch_size=BATCH):
+            docs.append(d)
+            if len(docs) == size:
+                yield await chunk()
+                docs = []
+        if docs:
+            yield await chunk()
+
     async def until(self, end: datetime) -> list[dict[str, Any]]:
         """Every fact before `end` (the periodic evaluation, the journey funnel)."""
         last = month_of(end)

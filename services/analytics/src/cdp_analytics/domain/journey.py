@@ -9,12 +9,13 @@ through it at once: reaching a stage counts as reaching every stage before it.""
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from cdp_analytics.domain.customers import DAY, ENGAGEMENT
+from cdp_analytics.domain.customers import DAY, DERIVED_KINDS, ENGAGEMENT, Customer, epoch_ms
 
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 
@@ -39,48 +40,122 @@ def stage_entries(facts: list[dict[str, Any]]) -> dict[str, datetime]:
         promoter = kind == "survey.answered" and f.get("survey_kind") == "nps" and (f.get("score") or 0) >= 9
         if kind == "referral.made" or (promoter and purchases):
             entries.setdefault("advocacy", at)
-    # reaching a stage is reaching the ones before it: a skipped stage is passed through at once
+    return _passed_through(entries)
+
+
+def _passed_through(entries: dict[str, Any]) -> dict[str, Any]:
+    """Reaching a stage is reaching the ones before it: a skipped stage is passed through at once."""
     for i in range(len(STAGES) - 2, -1, -1):
         later = entries.get(STAGES[i + 1])
         if later is not None and (STAGES[i] not in entries or entries[STAGES[i]] > later):
             entries[STAGES[i]] = later
-    return entries
+    return {s: entries[s] for s in STAGES if s in entries}
 
 
-def funnel(by_subject: dict[str, list[dict[str, Any]]], now: datetime, top_touchpoints: int = 5) -> dict[str, Any]:
-    reached: Counter[str] = Counter()
-    days_in: dict[str, list[float]] = {s: [] for s in STAGES}
-    touch: dict[str, Counter[str]] = {s: Counter() for s in STAGES}
-    for facts in by_subject.values():
+def _kinds(c: Customer) -> list[tuple[str, Any]]:
+    """Each event type the person did with its sorted times (derived kinds left out: they repeat their base's)."""
+    return [("order.paid", c.paid_ms)] + [(k, t) for k, t in c.times.items() if k not in DERIVED_KINDS]
+
+
+def stage_entries_ms(c: Customer, now_ms: int) -> dict[str, int]:
+    """`stage_entries` from the person's summary, as epoch ms, counting what happened before `now_ms` only."""
+    kinds = _kinds(c)
+    firsts = [(t[0], k) for k, t in kinds if t and t[0] < now_ms]
+    if not firsts:
+        return {}
+    entries: dict[str, int] = {"awareness": min(firsts)[0]}
+    engaged = [t for t, k in firsts if k in ENGAGEMENT]
+    if engaged:
+        entries["consideration"] = min(engaged)
+    paid = [t for t in c.paid_ms[:5] if t < now_ms]
+    advocacy = [paid[4]] if len(paid) == 5 else []
+    if paid:
+        entries["purchase"] = paid[0]
+        nps, scores = c.times.get("survey.nps", ()), c.values.get("survey.nps", ())
+        advocacy += [t for t, v in zip(nps, scores, strict=True) if paid[0] <= t < now_ms and v >= 9][:1]
+    if len(paid) >= 2:
+        entries["retention"] = paid[1]
+    advocacy += [t for t in (c.times.get("referral.made") or [])[:1] if t < now_ms]
+    if advocacy:
+        entries["advocacy"] = min(advocacy)
+    return _passed_through(entries)
+
+
+class Funnel:
+    """The funnel, one person at a time (`add`), so no one needs everybody's facts in memory at once."""
+
+    def __init__(self, now: datetime, top_touchpoints: int = 5) -> None:
+        self.now, self.top = now, top_touchpoints
+        self.people = 0
+        self.reached: Counter[str] = Counter()
+        self.days_in: dict[str, list[float]] = {s: [] for s in STAGES}
+        self.touch: dict[str, Counter[str]] = {s: Counter() for s in STAGES}
+
+    def add(self, facts: list[dict[str, Any]]) -> None:
+        """One person's facts."""
         entries = stage_entries(facts)
         if not entries:
-            continue
+            return
+        self.people += 1
         for i, stage in enumerate(STAGES):
             if stage not in entries:
                 break
-            reached[stage] += 1
+            self.reached[stage] += 1
             left = entries.get(STAGES[i + 1]) if i + 1 < len(STAGES) else None
             if left is not None:
-                days_in[stage].append((left - entries[stage]).total_seconds() / DAY)
-            end = left or now
+                self.days_in[stage].append((left - entries[stage]).total_seconds() / DAY)
+            end = left or self.now
             for f in facts:
                 # a stage passed through at once has no touchpoint; the record of the contact's creation is none
                 if entries[stage] <= f["at"] < end and f["kind"] != "contact_created":
-                    touch[stage][f["kind"]] += 1
-    out = []
-    for i, stage in enumerate(STAGES):
-        nxt = STAGES[i + 1] if i + 1 < len(STAGES) else None
-        out.append(
-            {
-                "stage": stage,
-                "reached": reached[stage],
-                "conversion_to_next": round(reached[nxt] / reached[stage] * 100, 1) if nxt and reached[stage] else None,
-                "median_days_in_stage": round(statistics.median(days_in[stage]), 1) if days_in[stage] else None,
-                "touchpoints": dict(touch[stage].most_common(top_touchpoints)),
-            }
-        )
-    return {
-        "stages": out,
-        "formula": "conversion = reached next stage / reached this stage x 100; days in stage = median time from "
-        "entering it to entering the next, over those who moved on",
-    }
+                    self.touch[stage][f["kind"]] += 1
+
+    def add_customer(self, c: Customer) -> None:
+        """One person from their summary (the same as `add` on their facts before `now`)."""
+        now_ms = epoch_ms(self.now)
+        entries = stage_entries_ms(c, now_ms)
+        if not entries:
+            return
+        self.people += 1
+        kinds = [(k, t) for k, t in _kinds(c) if k != "contact_created" and t]
+        for i, stage in enumerate(STAGES):
+            if stage not in entries:
+                break
+            self.reached[stage] += 1
+            left = entries.get(STAGES[i + 1]) if i + 1 < len(STAGES) else None
+            if left is not None:
+                self.days_in[stage].append((left - entries[stage]) / 1000 / DAY)
+            end = now_ms if left is None else left
+            for kind, times in kinds:
+                n = bisect.bisect_left(times, end) - bisect.bisect_left(times, entries[stage])
+                if n > 0:
+                    self.touch[stage][kind] += n
+
+    def result(self) -> dict[str, Any]:
+        reached, days_in = self.reached, self.days_in
+        out = []
+        for i, stage in enumerate(STAGES):
+            nxt = STAGES[i + 1] if i + 1 < len(STAGES) else None
+            out.append(
+                {
+                    "stage": stage,
+                    "reached": reached[stage],
+                    "conversion_to_next": round(reached[nxt] / reached[stage] * 100, 1)
+                    if nxt and reached[stage]
+                    else None,
+                    "median_days_in_stage": round(statistics.median(days_in[stage]), 1) if days_in[stage] else None,
+                    "touchpoints": dict(sorted(self.touch[stage].items(), key=lambda kn: (-kn[1], kn[0]))[: self.top]),
+                }
+            )
+        return {
+            "stages": out,
+            "formula": "conversion = reached next stage / reached this stage x 100; days in stage = median time from "
+            "entering it to entering the next, over those who moved on",
+        }
+
+
+def funnel(by_subject: dict[str, list[dict[str, Any]]], now: datetime, top_touchpoints: int = 5) -> dict[str, Any]:
+    f = Funnel(now, top_touchpoints)
+    for facts in by_subject.values():
+        f.add(facts)
+    return f.result()

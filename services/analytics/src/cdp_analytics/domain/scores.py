@@ -9,6 +9,7 @@ that drove it: each feature's contribution (coefficient x standardised value), l
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,6 +107,27 @@ def fit(name: str, rows: list[dict[str, float]], labels: list[int]) -> Model | N
 
 
 @dataclass(frozen=True)
+class Example:
+    """One person as a training example: which model learns from them, their features at the cutoff, the label."""
+
+    model: str  # "churn" (a customer at the cutoff) or "lead" (not yet)
+    features: dict[str, float]
+    label: int
+
+
+def example(facts: list[dict[str, Any]], now: datetime, horizon_days: int = 180) -> Example | None:
+    """What one person teaches: None when they were not known at the cutoff `horizon_days` before `now`."""
+    cutoff = now - timedelta(days=horizon_days)
+    if not any(f["at"] < cutoff for f in facts):
+        return None
+    f = features(facts, cutoff)
+    later = bought(facts, cutoff, now)
+    if bought(facts, datetime.min.replace(tzinfo=cutoff.tzinfo), cutoff):
+        return Example("churn", f, 0 if later else 1)
+    return Example("lead", f, 1 if later else 0)
+
+
+@dataclass(frozen=True)
 class TrainingSet:
     churn_rows: list[dict[str, float]]
     churn_labels: list[int]
@@ -113,27 +135,26 @@ class TrainingSet:
     lead_labels: list[int]
 
 
+def training_set_of(examples: Iterable[Example]) -> TrainingSet:
+    t = TrainingSet([], [], [], [])
+    for e in examples:
+        rows, labels = (t.churn_rows, t.churn_labels) if e.model == "churn" else (t.lead_rows, t.lead_labels)
+        rows.append(e.features)
+        labels.append(e.label)
+    return t
+
+
 def training_set(by_subject: dict[str, list[dict[str, Any]]], now: datetime, horizon_days: int) -> TrainingSet:
-    cutoff = now - timedelta(days=horizon_days)
-    churn_rows: list[dict[str, float]] = []
-    churn_labels: list[int] = []
-    lead_rows: list[dict[str, float]] = []
-    lead_labels: list[int] = []
-    for facts in by_subject.values():
-        if not any(f["at"] < cutoff for f in facts):
-            continue  # not known at the cutoff
-        f = features(facts, cutoff)
-        if bought(facts, datetime.min.replace(tzinfo=cutoff.tzinfo), cutoff):
-            churn_rows.append(f)
-            churn_labels.append(0 if bought(facts, cutoff, now) else 1)
-        else:
-            lead_rows.append(f)
-            lead_labels.append(1 if bought(facts, cutoff, now) else 0)
-    return TrainingSet(churn_rows, churn_labels, lead_rows, lead_labels)
+    return training_set_of(e for facts in by_subject.values() if (e := example(facts, now, horizon_days)))
+
+
+def train_on(examples: Iterable[Example]) -> tuple[Model | None, Model | None]:
+    """The churn and the lead model learnt from `examples` (people taken one at a time, see `example`)."""
+    t = training_set_of(examples)
+    return fit("churn", t.churn_rows, t.churn_labels), fit("lead", t.lead_rows, t.lead_labels)
 
 
 def train(
     by_subject: dict[str, list[dict[str, Any]]], now: datetime, horizon_days: int = 180
 ) -> tuple[Model | None, Model | None]:
-    t = training_set(by_subject, now, horizon_days)
-    return fit("churn", t.churn_rows, t.churn_labels), fit("lead", t.lead_rows, t.lead_labels)
+    return train_on(e for facts in by_subject.values() if (e := example(facts, now, horizon_days)))

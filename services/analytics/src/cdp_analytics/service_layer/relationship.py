@@ -25,17 +25,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from cdp_analytics.adapters.facts import Facts
 from cdp_analytics.domain import clv
-from cdp_analytics.domain.customers import (
-    Customer,
-    DormancyPolicy,
-    by_subject,
-    customers_from,
-    dormancy,
-    journey_stage,
-    rfm,
-)
-from cdp_analytics.domain.replenishment import Consumable, due, run_outs
-from cdp_analytics.domain.scores import Model, features, train
+from cdp_analytics.domain.customers import Customer, DormancyPolicy, customers_from, dormancy, journey_stage, rfm
+from cdp_analytics.domain.replenishment import Consumable, RunOut, due, run_outs
+from cdp_analytics.domain.scores import Example, Model, example, features, train_on
 from cdp_analytics.service_layer.segments import Segments
 
 log = logging.getLogger("cdp.analytics.relationship")
@@ -52,22 +44,29 @@ def _announcement(event_type: str, cid: str, key: str, data: BaseModel) -> tuple
     return ANALYTICS_EVENTS.name, event
 
 
-def _model_scores(
-    c: Customer, own: list[dict[str, Any]], now: datetime, churn: Model | None, lead: Model | None
-) -> dict[str, Any]:
+def _model_scores(c: Customer, feats: dict[str, float], churn: Model | None, lead: Model | None) -> dict[str, Any]:
     """Churn risk for customers, lead score (0-100) for the others, each with the features that drove it; None
     while the history is too short to learn from."""
     out: dict[str, Any] = {"churn_probability": None, "lead_score": None, "drivers": None}
     model = churn if c.purchases else lead
     if model is None:
         return out
-    probability, drivers = model.score(features(own, now))
+    probability, drivers = model.score(feats)
     if c.purchases:
         out["churn_probability"] = round(probability, 2)
     else:
         out["lead_score"] = round(probability * 100)
     out["drivers"] = {"model": model.name, "trained_on": model.trained_on, "top": drivers}
     return out
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the evaluation keeps of one person once their facts have been read: a few small values."""
+
+    customer: Customer
+    features: dict[str, float]  # today's, for scoring
+    run_outs: list[RunOut]
 
 
 @dataclass(frozen=True)
@@ -90,21 +89,28 @@ async def evaluate(
     segments: Segments | None = None,
 ) -> Evaluated:
     scores = db["customer_scores"]
-    all_facts = await facts.until(now)
-    customers = customers_from(all_facts)
+    catalogue = {
+        d["_id"]: Consumable(d["_id"], d["name"], d["days_per_unit"], d.get("remind_days_before", 7.0))
+        async for d in db["consumables"].find({})
+    }
+    # the facts are read a chunk of people at a time, and only what the rest needs is kept of each person
+    seen: dict[str, Seen] = {}
+    examples: list[Example] = []
+    async for chunk in facts.histories(now):
+        for cid, own in chunk.items():
+            seen[cid] = Seen(customers_from(own)[cid], features(own, now), run_outs(own, catalogue))
+            if (e := example(own, now)) is not None:
+                examples.append(e)
+    customers = {cid: s.customer for cid, s in seen.items()}
     known = {d["_id"]: d async for d in scores.find({}, batch_size=1000)}
     rfm_of = rfm(customers.values(), now)
-    grouped = by_subject(all_facts)
-    churn_model, lead_model = train(grouped, now)
+    churn_model, lead_model = train_on(examples)
+    del examples
     try:
         predicted = await clv.predict_in_process(clv.histories(customers.values(), now))
     except Exception:  # a failed fit costs this run its predictions, nothing else
         log.exception("predicting customer lifetime values failed")
         predicted = {}
-    catalogue = {
-        d["_id"]: Consumable(d["_id"], d["name"], d["days_per_unit"], d.get("remind_days_before", 7.0))
-        async for d in db["consumables"].find({})
-    }
     published = dormant_published = dormant_now = reorders_published = 0
     events: list[tuple[str, EventEnvelope]] = []
     states: list[UpdateOne] = []
@@ -121,7 +127,7 @@ async def evaluate(
     for cid, c in customers.items():
         before = known.get(cid, {})
         state: dict[str, Any] = {"rfm": rfm_of.get(cid), "journey_stage": journey_stage(c)}
-        state.update(_model_scores(c, grouped.get(cid, []), now, churn_model, lead_model))
+        state.update(_model_scores(c, seen[cid].features, churn_model, lead_model))
         p = predicted.get(cid)
         state["predicted_clv"] = (
             None
@@ -187,7 +193,7 @@ async def evaluate(
             state["dormant_episode"] = before.get("dormant_episode")  # the same silence is never announced twice
         reminded: list[str] = list(before.get("reorders_announced") or [])  # "<sku>|<last purchase>", once each
         state["replenishment"] = []
-        for r in run_outs(grouped.get(cid, []), catalogue):
+        for r in seen[cid].run_outs:
             state["replenishment"].append({**r.__dict__, "due": due(r, now)})
             episode = f"{r.sku}|{r.last_purchase_at.isoformat()}"
             if due(r, now) and episode not in reminded:
