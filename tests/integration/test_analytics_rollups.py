@@ -120,6 +120,48 @@ async def test_two_consumers_racing_on_one_partition_count_once(db: AsyncDatabas
     assert strip(await stored_days(a)) == strip(roll_up(facts_in))
 
 
+async def test_consumers_of_two_topics_writing_one_person_lose_nothing(db: AsyncDatabase[Document]) -> None:
+    """A person's events arrive on two topics (contact events, interactions), each read by its own consumer: both
+    read the person, both write; the second write must not overwrite the first (it is redelivered instead). The days
+    stay right too: a contact's creation changes them the same whatever else the person did."""
+    rng = random.Random(10)
+    facts_in = history(rng, people=6, events=400, days=400)
+    facts_in += [
+        {"_id": f"created-{i}-{n}", "kind": "contact_created", "subject": f"c{i}", "at": f["at"]}
+        for n, f in enumerate(facts_in[:120])
+        for i in [n % 6]
+    ]
+    first = [f for f in facts_in if f["kind"] == "contact_created"]
+    second = [f for f in facts_in if f["kind"] != "contact_created"]
+
+    def on(topic: str, facts: list[dict[str, Any]]) -> list[Arrival]:
+        offsets = [0] * PARTITIONS
+        out = []
+        for f in facts:
+            p = hash(f["subject"]) % PARTITIONS
+            out.append(Arrival(f, (f"{topic}:{p}", offsets[p])))
+            offsets[p] += 1
+        return out
+
+    async def consume(facts: Facts, items: list[Arrival]) -> int:
+        redelivered = 0
+        for batch in batches(items, 20):
+            while True:
+                try:
+                    await facts.record_batch(batch)
+                    break
+                except Contended:
+                    redelivered += 1
+        return redelivered
+
+    a, b = Facts(db), Facts(db)
+    await asyncio.gather(consume(a, on("cdp.contacts.v1", first)), consume(b, on("cdp.interactions.v1", second)))
+    expected = customers_from(facts_in)
+    for subject, customer in expected.items():
+        assert await a.customer(subject) == customer, subject
+    assert strip(await stored_days(a)) == strip(roll_up(facts_in))
+
+
 async def test_kpi_inputs_from_stored_days_equal_inputs_from_facts(db: AsyncDatabase[Document]) -> None:
     rng = random.Random(12)
     facts_in = history(rng, people=40, events=1_200, days=900)

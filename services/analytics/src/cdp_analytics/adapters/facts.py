@@ -21,8 +21,12 @@ exactly once in all three, without transactions:
 - a day adds only the changes of events past its own `wm`. Months and days are written before people, so after a
   crash in between, the redelivered events fold again from the people's old state, giving the same facts and changes,
   which the months and days already holding them skip;
-- two consumers on one partition (a rebalance) cannot both write a person or a day: the second's condition fails, and
-  the batch is redelivered (`Contended`) and finds its events applied.
+- two consumers cannot both write a person: a person is rewritten only at the revision read (`rev`, raised by every
+  write), so of two consumers on one partition (a rebalance), or of the consumers of two topics carrying events of
+  the same person, the second's write fails and its batch is redelivered (`Contended`), to find its events applied or
+  to apply them on the person as now stored. Two consumers on one partition cannot both write a day either (its
+  condition is the partition's offset). The days a losing batch already wrote stay right because the contact events
+  topic brings only `contact.created`, whose change to the days depends on nothing else the person did.
 Facts recorded outside Kafka (`record`, for tests and seeding) carry no offset and are deduplicated by id only.
 
 Documents written before the summaries existed hold their facts inline (`facts`); `upgrade` moves them to months and
@@ -51,6 +55,9 @@ SPEND = "marketing.spend_recorded"  # about a campaign: no customer summary
 # documents per reply when reading many: the local store otherwise answers a whole collection at once, past the
 # driver's 48 MB message limit (8,000 people with 720,000 facts inline came to 61 MB)
 BATCH = 1000
+
+
+ABSENT = {"$exists": False}
 
 
 class Contended(Exception):
@@ -145,7 +152,7 @@ class Facts:
             moved = {s: o for s, o in moved.items() if o > marks.get(s, -1)}
             if not new and not moved:
                 continue
-            update: dict[str, Any] = {}
+            update: dict[str, Any] = {"$inc": {"rev": 1}}
             if moved:
                 update["$set"] = {f"wm.{s}": o for s, o in moved.items()}
             if new:
@@ -159,7 +166,9 @@ class Facts:
                 update["$max"] = {"last_at": max(f["at"] for f in new)}
                 if customer is not None:
                     touched[subject] = customer
-            people.append(UpdateOne(_guard(subject, marks, moved), update, upsert=True))
+            # only the document as read: another consumer (this partition after a rebalance, or another topic's
+            # consumer with events of the same person) may have written it meanwhile
+            people.append(UpdateOne({"_id": subject, "rev": doc.get("rev", ABSENT)}, update, upsert=True))
 
         months_written = _write(
             self.months,
@@ -205,7 +214,8 @@ class Facts:
         for d in docs:
             applied = [f for f in facts.get(d["_id"], []) if digest(f["_id"]) in wanted[d["_id"]]]
             guard = {"_id": d["_id"], "ids": d.get("ids"), "cu.v": (d.get("cu") or {}).get("v", {"$exists": False})}
-            ops.append(UpdateOne(guard, {"$set": {"cu": customer_doc(customers_from(applied).get(d["_id"]))}}))
+            summary = customer_doc(customers_from(applied).get(d["_id"]))
+            ops.append(UpdateOne(guard, {"$set": {"cu": summary}, "$inc": {"rev": 1}}))
         if not ops:
             return 0
         return int((await self.people.bulk_write(ops, ordered=False)).modified_count)
@@ -266,7 +276,10 @@ class Facts:
                 "months": sorted(by_month),
             }
             people.append(
-                UpdateOne({"_id": subject, "facts": {"$exists": True}}, {"$set": summary, "$unset": {"facts": ""}})
+                UpdateOne(
+                    {"_id": subject, "facts": {"$exists": True}},
+                    {"$set": summary, "$unset": {"facts": ""}, "$inc": {"rev": 1}},
+                )
             )
         if months:
             await self.months.bulk_write(months, ordered=False)
