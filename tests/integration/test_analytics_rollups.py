@@ -162,6 +162,30 @@ async def test_consumers_of_two_topics_writing_one_person_lose_nothing(db: Async
     assert strip(await stored_days(a)) == strip(roll_up(facts_in))
 
 
+async def test_an_erasure_between_the_read_and_the_write_is_not_undone(
+    db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = Facts(db)
+    old = {"_id": "e-old", "kind": "order.paid", "subject": "p", "at": datetime(2026, 1, 5, tzinfo=UTC), "amount": 9.0}
+    new = {"_id": "e-new", "kind": "web.visited", "subject": "p", "at": datetime(2026, 2, 5, tzinfo=UTC)}
+    await facts.record_batch([Arrival(old, ("cdp.interactions.v1:0", 0))])
+    read = facts._summaries
+
+    async def read_then_erased(subjects: list[str]) -> dict[str, Document]:
+        stored = await read(subjects)
+        await facts.erase_subject("p")  # the privacy request lands while the batch is being applied
+        return stored
+
+    monkeypatch.setattr(facts, "_summaries", read_then_erased)
+    with pytest.raises(Contended):
+        await facts.record_batch([Arrival(new, ("cdp.interactions.v1:0", 1))])
+    monkeypatch.undo()
+    assert await facts.customer("p") is None  # the erased summary was not written back
+    await facts.record_batch([Arrival(new, ("cdp.interactions.v1:0", 1))])  # the redelivery
+    assert [f["_id"] for f in await facts.of_subject("p")] == ["e-new"]
+    assert (await facts.customer("p")) == customers_from([new])["p"]
+
+
 async def test_kpi_inputs_from_stored_days_equal_inputs_from_facts(db: AsyncDatabase[Document]) -> None:
     rng = random.Random(12)
     facts_in = history(rng, people=40, events=1_200, days=900)

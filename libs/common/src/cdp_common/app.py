@@ -46,6 +46,9 @@ log = logging.getLogger("cdp.app")
 Hook = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
+GC_THRESHOLDS = (100_000, 20, 10)
+
+
 @dataclass
 class ServiceRuntime:
     """What a running service holds: its settings, its own database, its broker. Built once per process."""
@@ -231,6 +234,10 @@ def create_app(
         # what start-up built (modules, schemas, the app) lives as long as the process: out of the collector's
         # sight, so its full collections do not walk it again and again (each one a pause for every request)
         gc.freeze()
+        # and collections far rarer than Python's default (one per 700 new containers): a batch decodes and builds
+        # hundreds of thousands of short-lived acyclic dicts and lists, which the default kept walking (the analytics
+        # batch spent a third of its CPU in the collector; decoding 24,000 summaries took 270-640 ms, 100 ms without)
+        gc.set_threshold(*GC_THRESHOLDS)
         if retention_job is not None and settings.retention_interval_seconds > 0:
             runtime.spawn(retention_job.every(runtime.db, settings.retention_interval_seconds), "retention")
         log.info("started", extra={"port": settings.http_port, "environment": settings.environment})

@@ -21,12 +21,13 @@ exactly once in all three, without transactions:
 - a day adds only the changes of events past its own `wm`. Months and days are written before people, so after a
   crash in between, the redelivered events fold again from the people's old state, giving the same facts and changes,
   which the months and days already holding them skip;
-- two consumers cannot both write a person: a person is rewritten only at the revision read (`rev`, raised by every
-  write), so of two consumers on one partition (a rebalance), or of the consumers of two topics carrying events of
-  the same person, the second's write fails and its batch is redelivered (`Contended`), to find its events applied or
-  to apply them on the person as now stored. Two consumers on one partition cannot both write a day either (its
-  condition is the partition's offset). The days a losing batch already wrote stay right because the contact events
-  topic brings only `contact.created`, whose change to the days depends on nothing else the person did.
+- two consumers cannot both write a person: a person is rewritten only at the revision read (`rev`, a new one at
+  every write), and inserted only if absent when read. Of two consumers on one partition (a rebalance), or of the
+  consumers of two topics carrying events of the same person, the second's write fails and its batch is redelivered
+  (`Contended`), to find its events applied or to apply them on the person as now stored; an erasure between the read
+  and the write is not undone. Two consumers on one partition cannot both write a day either (its condition is the
+  partition's offset). The days a losing batch already wrote stay right because the contact events topic brings
+  only `contact.created`, whose change to the days depends on nothing else the person did.
 Facts recorded outside Kafka (`record`, for tests and seeding) carry no offset and are deduplicated by id only.
 
 Documents written before the summaries existed hold their facts inline (`facts`); `upgrade` moves them to months and
@@ -41,8 +42,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bson import ObjectId
 from cdp_common.digests import digest, pack, unpack
-from cdp_common.store import Document, find_by_ids
+from cdp_common.store import Document, find_all_by_ids, find_by_ids
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -152,12 +154,11 @@ class Facts:
             moved = {s: o for s, o in moved.items() if o > marks.get(s, -1)}
             if not new and not moved:
                 continue
-            update: dict[str, Any] = {"$inc": {"rev": 1}}
+            update: dict[str, Any] = {"$set": {"rev": ObjectId()}}
             if moved:
-                update["$set"] = {f"wm.{s}": o for s, o in moved.items()}
+                update["$set"] |= {f"wm.{s}": o for s, o in moved.items()}
             if new:
-                update["$set"] = {
-                    **update.get("$set", {}),
+                update["$set"] |= {
                     "st": state_doc(state),
                     "cu": customer_doc(customer),
                     "months": sorted(set(doc.get("months") or []) | {month_of(f["at"]) for f in new}),
@@ -167,8 +168,10 @@ class Facts:
                 if customer is not None:
                     touched[subject] = customer
             # only the document as read: another consumer (this partition after a rebalance, or another topic's
-            # consumer with events of the same person) may have written it meanwhile
-            people.append(UpdateOne({"_id": subject, "rev": doc.get("rev", ABSENT)}, update, upsert=True))
+            # consumer with events of the same person) may have written it meanwhile, or an erasure deleted it (which
+            # must not bring it back: only a person not stored when read is inserted)
+            guard = {"_id": subject, "rev": doc.get("rev", ABSENT)}
+            people.append(UpdateOne(guard, update, upsert=subject not in stored))
 
         months_written = _write(
             self.months,
@@ -215,7 +218,7 @@ class Facts:
             applied = [f for f in facts.get(d["_id"], []) if digest(f["_id"]) in wanted[d["_id"]]]
             guard = {"_id": d["_id"], "ids": d.get("ids"), "cu.v": (d.get("cu") or {}).get("v", {"$exists": False})}
             summary = customer_doc(customers_from(applied).get(d["_id"]))
-            ops.append(UpdateOne(guard, {"$set": {"cu": summary}, "$inc": {"rev": 1}}))
+            ops.append(UpdateOne(guard, {"$set": {"cu": summary, "rev": ObjectId()}}))
         if not ops:
             return 0
         return int((await self.people.bulk_write(ops, ordered=False)).modified_count)
@@ -278,7 +281,7 @@ class Facts:
             people.append(
                 UpdateOne(
                     {"_id": subject, "facts": {"$exists": True}},
-                    {"$set": summary, "$unset": {"facts": ""}, "$inc": {"rev": 1}},
+                    {"$set": {**summary, "rev": ObjectId()}, "$unset": {"facts": ""}},
                 )
             )
         if months:
@@ -354,7 +357,7 @@ class Facts:
         """What a segment's KPIs read of each of `subjects` who has a summary (`domain.kpis.Member`)."""
         out = []
         stale = []
-        async for d in find_by_ids(self.people, subjects, {"cu": 1, "st.msgs": 1}):
+        for d in await find_all_by_ids(self.people, subjects, {"cu": 1, "st.msgs": 1}):
             if "st" not in d or _stale(d):
                 stale.append(d["_id"])
             elif (c := customer_of(d["_id"], d.get("cu"))) is not None:

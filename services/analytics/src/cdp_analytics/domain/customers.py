@@ -12,7 +12,7 @@ import bisect
 import itertools
 import statistics
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -132,13 +132,15 @@ class Customer:
         values = self.values.setdefault(kind, array("d")) if field else None
         _insert(self.times.setdefault(kind, array("q")), values, ms, float(f.get(field or "") or 0.0))
 
-    def window(self, kind: str, start_ms: int, end_ms: int) -> tuple[array[int], array[float] | None, int, int]:
+    def window(self, kind: str, start_ms: int, end_ms: int) -> tuple[Sequence[int], Sequence[float] | None, int, int]:
         """The times of `kind` (and their values, if kept) and the slice [i, j) of them in [start_ms, end_ms)."""
-        times = self.paid_ms if kind == "order.paid" else self.times.get(kind)
+        if kind == "order.paid":
+            paid = self.paid_ms
+            return paid, self.paid_amounts, bisect.bisect_left(paid, start_ms), bisect.bisect_left(paid, end_ms)
+        times = self.times.get(kind)
         if not times:
-            return array("q"), None, 0, 0
-        values = self.paid_amounts if kind == "order.paid" else self.values.get(kind)
-        return times, values, bisect.bisect_left(times, start_ms), bisect.bisect_left(times, end_ms)
+            return (), None, 0, 0
+        return times, self.values.get(kind), bisect.bisect_left(times, start_ms), bisect.bisect_left(times, end_ms)
 
     def add(self, f: dict[str, Any]) -> None:
         """Fold one fact in (in any order: what depends on order is kept sorted)."""
