@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -60,6 +60,9 @@ BATCH = 1000
 
 
 ABSENT = {"$exists": False}
+
+
+Beside = Callable[[dict[str, Customer]], Coroutine[Any, Any, None]]
 
 
 class Contended(Exception):
@@ -112,12 +115,14 @@ class Facts:
         doc = (await self._summaries([subject])).get(subject)
         return customer_of(subject, (doc or {}).get("cu"))
 
-    async def record_batch(self, arrivals: list[Arrival]) -> dict[str, Customer]:
+    async def record_batch(self, arrivals: list[Arrival], beside: Beside | None = None) -> dict[str, Customer]:
         """Apply a batch (in offset order per partition). Returns each person with new facts (not campaigns) and
-        their summary after it."""
-        return (await self._apply(arrivals))[0]
+        their summary after it. `beside` is handed those people as soon as they are known and runs while the batch
+        is written (segment membership); if the writes fail, the batch is redelivered and `beside` sees the same
+        people again."""
+        return (await self._apply(arrivals, beside))[0]
 
-    async def _apply(self, arrivals: list[Arrival]) -> tuple[dict[str, Customer], int]:
+    async def _apply(self, arrivals: list[Arrival], beside: Beside | None = None) -> tuple[dict[str, Customer], int]:
         by_subject: dict[str, list[Arrival]] = defaultdict(list)
         for a in arrivals:
             by_subject[a.fact["subject"]].append(a)
@@ -188,9 +193,13 @@ class Facts:
                 for key, entries in months.items()
             ],
         )
-        # months and days are written together (the store serves two collections at once), people after both
-        await _all(months_written, self._roll_up(changes))
-        await _write(self.people, people)
+
+        async def write() -> None:
+            # months and days are written together (the store serves two collections at once), people after both
+            await _all(months_written, self._roll_up(changes))
+            await _write(self.people, people)
+
+        await (_all(write(), beside(touched)) if beside is not None and touched else write())
         return touched, len(changes)
 
     async def _summaries(self, subjects: list[str]) -> dict[str, Document]:

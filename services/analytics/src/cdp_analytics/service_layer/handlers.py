@@ -1,6 +1,7 @@
 """Analytics use cases: every event that feeds a KPI becomes one fact keyed by its event id (a redelivery or a
-replay adds nothing) and a change to the daily roll-ups, a consumer batch at a time; the people it is about are then
-evaluated against every segment, each once per batch, from the summary the batch left them with."""
+replay adds nothing) and a change to the daily roll-ups, a consumer batch at a time; the people it is about are
+evaluated against every segment, each once per batch, from the summary the batch leaves them with: decided while the
+batch is being written, changed once it is written (a failed write redelivers the batch, which decides again)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cdp_common.events import EventEnvelope, utcnow
 from cdp_common.messaging import Delivery
 
 from cdp_analytics.adapters.facts import Arrival, Facts
+from cdp_analytics.domain.customers import Customer
 from cdp_analytics.service_layer.segments import Segments
 
 
@@ -63,9 +65,17 @@ def fact_of(event: EventEnvelope, payload: Any) -> dict[str, Any]:
 
 async def on_batch(deliveries: list[Delivery], facts: Facts, segments: Segments | None = None) -> None:
     arrivals = [Arrival(fact_of(d.envelope, d.payload), (f"{d.topic}:{d.partition}", d.offset)) for d in deliveries]
-    touched = await facts.record_batch(arrivals)
     if segments is None:
+        await facts.record_batch(arrivals)
         return
-    # segment membership follows the event; campaigns are not people
+    # segment membership follows the event (campaigns are not people): decided while the batch is being written,
+    # changed once it is (so a member's summary is always stored before the membership shows)
     people = {str(cid) for d in deliveries if (cid := getattr(d.payload, "contact_id", None))}
-    await segments.refresh_subjects({s: c for s, c in touched.items() if s in people}, utcnow())
+    now = utcnow()
+    decided: list[Any] = []
+
+    async def decide(touched: dict[str, Customer]) -> None:
+        decided.extend(await segments.changes_for({s: c for s, c in touched.items() if s in people}, now))
+
+    await facts.record_batch(arrivals, beside=decide)
+    await segments.apply(decided, now)

@@ -52,7 +52,10 @@ class Segments:
             )
 
     async def define(self, sid: str, name: str, rules: Rules | None, ids: list[str] | None, now: datetime) -> None:
+        """Store the definition, its evaluation marked running (`evaluate_one` is to follow), so that no listing in
+        between shows a definition without its state."""
         doc: dict[str, Any] = {"name": name, "kind": "dynamic" if rules else "static", "updated_at": now}
+        doc["evaluation"] = {"state": "running", "started_at": now}
         doc["rules"] = rules.model_dump() if rules else None
         doc["ids"] = sorted(set(ids or [])) if rules is None else None
         await self.defs.update_one({"_id": sid}, {"$set": doc, "$setOnInsert": {"created_at": now}}, upsert=True)
@@ -98,8 +101,16 @@ class Segments:
 
     async def refresh_subjects(self, people: dict[str, Customer], now: datetime) -> int:
         """Evaluate customers against every segment: three reads whatever their number."""
+        return await self.apply(await self.changes_for(people, now), now)
+
+    async def apply(self, changes: list[tuple[Document, str, bool]], now: datetime) -> int:
+        """Publish and store membership changes (from `changes_for`)."""
+        return await self._apply(changes, now)
+
+    async def changes_for(self, people: dict[str, Customer], now: datetime) -> list[tuple[Document, str, bool]]:
+        """The membership changes evaluating `people` against every segment makes, without making them."""
         if not people:
-            return 0
+            return []
         segments = [(seg, self._rules_of(seg)) for seg in await self.all()]
         subjects = list(people)
         scores = {d["_id"]: d async for d in find_by_ids(self.scores, subjects)}
@@ -114,7 +125,7 @@ class Segments:
                     member = matches(rules, customer, scores.get(subject, {}), now)
                 if member != (f"{seg['_id']}|{subject}" in present):
                     changes.append((seg, subject, member))
-        return await self._apply(changes, now)
+        return changes
 
     async def refresh_all(self, customers: dict[str, Customer], now: datetime) -> int:
         """Every segment over every customer (time passes: windows move, silences grow)."""
