@@ -162,6 +162,40 @@ async def test_consumers_of_two_topics_writing_one_person_lose_nothing(db: Async
     assert strip(await stored_days(a)) == strip(roll_up(facts_in))
 
 
+async def test_a_person_held_in_memory_and_changed_elsewhere_is_read_afresh(db: AsyncDatabase[Document]) -> None:
+    """Replica a holds p's document as it wrote it; replica b (p's partition after a rebalance) writes p; a's next
+    batch must not write over b's: it fails, and its redelivery reads p from the store."""
+    a, b = Facts(db), Facts(db)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    first = {"_id": "e1", "kind": "order.paid", "subject": "p", "at": at, "amount": 10.0}
+    second = {"_id": "e2", "kind": "order.paid", "subject": "p", "at": at.replace(day=2), "amount": 20.0}
+    third = {"_id": "e3", "kind": "web.visited", "subject": "p", "at": at.replace(day=3)}
+    await a.record_batch([Arrival(first, ("cdp.interactions.v1:0", 0))])
+    await b.record_batch([Arrival(second, ("cdp.interactions.v1:0", 1))])
+    with pytest.raises(Contended):
+        await a.record_batch([Arrival(third, ("cdp.interactions.v1:0", 2))])
+    await a.record_batch([Arrival(third, ("cdp.interactions.v1:0", 2))])  # the redelivery
+    assert await a.customer("p") == customers_from([first, second, third])["p"]
+    # and a held document is used: a batch for p reads nothing of p from the store
+    reads = 0
+    find = a.people.find
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return find(*args, **kwargs)
+
+    a.people.find = counting  # type: ignore[method-assign]
+    fourth = {"_id": "e4", "kind": "web.visited", "subject": "p", "at": at.replace(day=4)}
+    await a.record_batch([Arrival(fourth, ("cdp.interactions.v1:0", 3))])
+    assert reads == 0
+    a._forget(["p"])
+    fifth = {"_id": "e5", "kind": "web.visited", "subject": "p", "at": at.replace(day=5)}
+    await a.record_batch([Arrival(fifth, ("cdp.interactions.v1:0", 4))])
+    assert reads > 0  # not held: read from the store
+    assert await b.customer("p") == customers_from([first, second, third, fourth, fifth])["p"]
+
+
 async def test_an_erasure_between_the_read_and_the_write_is_not_undone(
     db: AsyncDatabase[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,7 +16,7 @@ from cdp_common.topics import ANALYTICS_EVENTS, CONTACT_EVENTS, INTERACTION_EVEN
 from fastapi import FastAPI
 from pydantic import Field
 
-from cdp_analytics.adapters.facts import Facts
+from cdp_analytics.adapters.facts import HELD, Facts
 from cdp_analytics.entrypoints.http import router
 from cdp_analytics.service_layer import handlers, relationship
 from cdp_analytics.service_layer.segments import Segments
@@ -33,6 +33,13 @@ class AnalyticsSettings(ServiceSettings):
         le=50_000,
         description="Events handed to the analytics handler per poll at most: a batch costs four store round trips "
         "and one write per person and per day it touches, so larger batches share the day writes among more events.",
+    )
+    people_held: int = Field(
+        HELD,
+        ge=0,
+        description="People documents each replica keeps in memory as last written (about 3 KB each), so that a "
+        "batch reads only the others from the store; a document changed elsewhere meanwhile fails the batch's write, "
+        "which is then redelivered and reads it afresh.",
     )
     evaluation_interval_seconds: float = Field(
         3600.0, description="How often every customer's RFM, journey stage and dormancy are evaluated (0: never)."
@@ -129,7 +136,7 @@ def build(settings: AnalyticsSettings | None = None) -> FastAPI:
             log.info("summaries of an older version rebuilt from the facts", extra={"people": rebuilt})
 
     async def start(rt: ServiceRuntime) -> None:
-        app.state.facts = Facts(rt.db)
+        app.state.facts = Facts(rt.db, settings.people_held)
         rt.spawn(upgrade(app.state.facts), "upgrade-facts")
         app.state.db = rt.db
         app.state.publisher = publisher

@@ -36,7 +36,7 @@ writes the summary (at start-up, and for any such person a batch touches)."""
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -60,6 +60,7 @@ BATCH = 1000
 
 
 ABSENT = {"$exists": False}
+HELD = 20_000  # people documents held in memory by default (about 3 KB each)
 
 
 Beside = Callable[[dict[str, Customer]], Coroutine[Any, Any, None]]
@@ -100,10 +101,16 @@ def month_key(subject: str, month: str) -> str:
 
 
 class Facts:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], held: int = HELD) -> None:
+        """`held`: how many people documents to keep in memory as last written (0: none), so that a batch reads from
+        the store only the people it does not hold. A held document is never trusted blindly: the write is
+        conditional on its revision, so one changed elsewhere meanwhile fails the batch, which is redelivered and
+        reads it afresh."""
         self.people = db["activity"]
         self.months = db["activity_months"]
         self.days = db["kpi_days"]
+        self._held: OrderedDict[str, Document] = OrderedDict()
+        self._hold = held
 
     async def record(self, event_id: str, kind: str, subject: str, at: datetime, **values: Any) -> bool:
         """One fact outside Kafka; False when it was already there."""
@@ -126,7 +133,9 @@ class Facts:
         by_subject: dict[str, list[Arrival]] = defaultdict(list)
         for a in arrivals:
             by_subject[a.fact["subject"]].append(a)
-        stored = await self._summaries(list(by_subject))
+        held = {s: d for s in by_subject if (d := self._held.get(s)) is not None}
+        stored = held | await self._summaries([s for s in by_subject if s not in held])
+        after = dict(stored)  # each person's document once the batch is written
 
         changes: list[tuple[tuple[str, int] | None, Delta]] = []  # per new fact, in arrival order
         months: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -159,19 +168,25 @@ class Facts:
             moved = {s: o for s, o in moved.items() if o > marks.get(s, -1)}
             if not new and not moved:
                 continue
-            update: dict[str, Any] = {"$set": {"rev": ObjectId()}}
+            rev = ObjectId()
+            update: dict[str, Any] = {"$set": {"rev": rev}}
+            written = {**doc, "_id": subject, "rev": rev, "wm": marks | moved}
             if moved:
                 update["$set"] |= {f"wm.{s}": o for s, o in moved.items()}
             if new:
-                update["$set"] |= {
+                summary = {
                     "st": state_doc(state),
                     "cu": customer_doc(customer),
                     "months": sorted(set(doc.get("months") or []) | {month_of(f["at"]) for f in new}),
                     "ids": pack("q", ids),
                 }
-                update["$max"] = {"last_at": max(f["at"] for f in new)}
+                update["$set"] |= summary
+                latest = max(f["at"] for f in new)
+                update["$max"] = {"last_at": latest}
+                written |= summary | {"last_at": max(latest, doc.get("last_at") or latest)}
                 if customer is not None:
                     touched[subject] = customer
+            after[subject] = written
             # only the document as read: another consumer (this partition after a rebalance, or another topic's
             # consumer with events of the same person) may have written it meanwhile, or an erasure deleted it (which
             # must not bring it back: only a person not stored when read is inserted)
@@ -199,8 +214,26 @@ class Facts:
             await _all(months_written, self._roll_up(changes))
             await _write(self.people, people)
 
-        await (_all(write(), beside(touched)) if beside is not None and touched else write())
+        try:
+            await (_all(write(), beside(touched)) if beside is not None and touched else write())
+        except BaseException:
+            self._forget(by_subject)  # held documents may be what another writer changed: read them afresh
+            raise
+        self._remember(after)
         return touched, len(changes)
+
+    def _remember(self, docs: dict[str, Document]) -> None:
+        if not self._hold:
+            return
+        for subject, doc in docs.items():
+            self._held[subject] = doc
+            self._held.move_to_end(subject)
+        while len(self._held) > self._hold:
+            self._held.popitem(last=False)
+
+    def _forget(self, subjects: Iterable[str]) -> None:
+        for s in subjects:
+            self._held.pop(s, None)
 
     async def _summaries(self, subjects: list[str]) -> dict[str, Document]:
         """The people's documents without their facts; any still holding facts inline, or holding a summary of an
@@ -221,6 +254,7 @@ class Facts:
         have applied (their `ids`: a fact in a month whose person write never happened is left to its redelivery).
         Only a document still as read is rewritten, so a batch writing the person meanwhile loses nothing."""
         wanted = {d["_id"]: set(unpack("q", d.get("ids"))) for d in docs}
+        self._forget(wanted)
         facts = await self.of_subjects(list(wanted))
         ops = []
         for d in docs:
@@ -265,6 +299,7 @@ class Facts:
         return rebuilt
 
     async def _upgrade(self, docs: list[Document]) -> int:
+        self._forget(d["_id"] for d in docs)
         months: list[UpdateOne] = []
         people: list[UpdateOne] = []
         for doc in docs:
@@ -432,6 +467,7 @@ class Facts:
 
     async def erase_subject(self, subject: str) -> int:
         """The person's facts and summary go; the daily totals they were counted in stay (they hold no one's data)."""
+        self._forget([subject])
         doc = await self.people.find_one_and_delete({"_id": subject}, {"months": 1, "facts.id": 1})
         if doc is None:
             return 0
