@@ -27,13 +27,13 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 3
 
 
-def arrivals(facts: list[dict[str, Any]]) -> list[Arrival]:
+def arrivals(facts: list[dict[str, Any]], topic: str = "cdp.interactions.v1") -> list[Arrival]:
     """As Kafka delivers them: each person on one partition, offsets rising per partition."""
     offsets = [0] * PARTITIONS
     out = []
     for f in facts:
         p = hash(f["subject"]) % PARTITIONS
-        out.append(Arrival(f, (f"cdp.interactions.v1:{p}", offsets[p])))
+        out.append(Arrival(f, (f"{topic}:{p}", offsets[p])))
         offsets[p] += 1
     return out
 
@@ -134,15 +134,6 @@ async def test_consumers_of_two_topics_writing_one_person_lose_nothing(db: Async
     first = [f for f in facts_in if f["kind"] == "contact_created"]
     second = [f for f in facts_in if f["kind"] != "contact_created"]
 
-    def on(topic: str, facts: list[dict[str, Any]]) -> list[Arrival]:
-        offsets = [0] * PARTITIONS
-        out = []
-        for f in facts:
-            p = hash(f["subject"]) % PARTITIONS
-            out.append(Arrival(f, (f"{topic}:{p}", offsets[p])))
-            offsets[p] += 1
-        return out
-
     async def consume(facts: Facts, items: list[Arrival]) -> int:
         redelivered = 0
         for batch in batches(items, 20):
@@ -155,7 +146,7 @@ async def test_consumers_of_two_topics_writing_one_person_lose_nothing(db: Async
         return redelivered
 
     a, b = Facts(db), Facts(db)
-    await asyncio.gather(consume(a, on("cdp.contacts.v1", first)), consume(b, on("cdp.interactions.v1", second)))
+    await asyncio.gather(consume(a, arrivals(first, "cdp.contacts.v1")), consume(b, arrivals(second)))
     expected = customers_from(facts_in)
     for subject, customer in expected.items():
         assert await a.customer(subject) == customer, subject

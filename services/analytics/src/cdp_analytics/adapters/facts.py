@@ -273,30 +273,12 @@ class Facts:
         query: dict[str, Any] = {"facts": {"$exists": True}}
         if subjects is not None:
             query["_id"] = {"$in": subjects}
-        upgraded = 0
-        batch: list[Document] = []
-        async for doc in self.people.find(query, {"facts": 1}, batch_size=chunk):
-            batch.append(doc)
-            if len(batch) == chunk:
-                upgraded += await self._upgrade(batch)
-                batch = []
-        if batch:
-            upgraded += await self._upgrade(batch)
-        return upgraded
+        return await _in_chunks(self.people.find(query, {"facts": 1}, batch_size=chunk), chunk, self._upgrade)
 
     async def refresh(self, chunk: int = 500) -> int:
         """Rebuild every summary of an older version (`_rebuild`); safe to repeat and to run beside ingestion."""
-        rebuilt = 0
-        batch: list[Document] = []
-        async for doc in self.people.find({"st": {"$exists": True}}, {"ids": 1, "cu.v": 1}, batch_size=BATCH):
-            if _stale(doc):
-                batch.append(doc)
-            if len(batch) == chunk:
-                rebuilt += await self._rebuild(batch)
-                batch = []
-        if batch:
-            rebuilt += await self._rebuild(batch)
-        return rebuilt
+        docs = self.people.find({"st": {"$exists": True}}, {"ids": 1, "cu.v": 1}, batch_size=BATCH)
+        return await _in_chunks((d async for d in docs if _stale(d)), chunk, self._rebuild)
 
     async def _upgrade(self, docs: list[Document]) -> int:
         self._forget(d["_id"] for d in docs)
@@ -559,6 +541,22 @@ def _as_fact(subject: str, stored: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in stored.items() if k != "id"}
     out["_id"], out["subject"] = stored["id"], subject
     return out
+
+
+async def _in_chunks(
+    docs: AsyncIterator[Document], chunk: int, handle: Callable[[list[Document]], Coroutine[Any, Any, int]]
+) -> int:
+    """`handle` each `chunk` of `docs` in turn; the sum of what it answered."""
+    done = 0
+    batch: list[Document] = []
+    async for doc in docs:
+        batch.append(doc)
+        if len(batch) == chunk:
+            done += await handle(batch)
+            batch = []
+    if batch:
+        done += await handle(batch)
+    return done
 
 
 async def _all(*steps: Coroutine[Any, Any, None]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import statistics
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -93,41 +94,43 @@ class Funnel:
 
     def add(self, facts: list[dict[str, Any]]) -> None:
         """One person's facts."""
-        entries = stage_entries(facts)
-        if not entries:
-            return
-        self.people += 1
-        for i, stage in enumerate(STAGES):
-            if stage not in entries:
-                break
-            self.reached[stage] += 1
-            left = entries.get(STAGES[i + 1]) if i + 1 < len(STAGES) else None
-            if left is not None:
-                self.days_in[stage].append((left - entries[stage]).total_seconds() / DAY)
-            end = left or self.now
-            for f in facts:
-                # a stage passed through at once has no touchpoint; the record of the contact's creation is none
-                if entries[stage] <= f["at"] < end and f["kind"] != "contact_created":
-                    self.touch[stage][f["kind"]] += 1
+
+        def touches(start: datetime, end: datetime) -> Iterator[tuple[str, int]]:
+            # a stage passed through at once has no touchpoint; the record of the contact's creation is none
+            return ((f["kind"], 1) for f in facts if start <= f["at"] < end and f["kind"] != "contact_created")
+
+        self._count(stage_entries(facts), self.now, lambda a, b: (b - a).total_seconds() / DAY, touches)
 
     def add_customer(self, c: Customer) -> None:
         """One person from their summary (the same as `add` on their facts before `now`)."""
         now_ms = epoch_ms(self.now)
-        entries = stage_entries_ms(c, now_ms)
+        kinds = [(k, t) for k, t in _kinds(c) if k != "contact_created" and t]
+
+        def touches(start: int, end: int) -> Iterator[tuple[str, int]]:
+            return ((k, bisect.bisect_left(t, end) - bisect.bisect_left(t, start)) for k, t in kinds)
+
+        self._count(stage_entries_ms(c, now_ms), now_ms, lambda a, b: (b - a) / 1000 / DAY, touches)
+
+    def _count(
+        self,
+        entries: dict[str, Any],
+        now: Any,
+        days: Callable[[Any, Any], float],
+        touches: Callable[[Any, Any], Iterable[tuple[str, int]]],
+    ) -> None:
+        """One person's stage entries (datetimes or epoch ms, `now` alike), with how to tell the days between two of
+        them and the touchpoints between two times."""
         if not entries:
             return
         self.people += 1
-        kinds = [(k, t) for k, t in _kinds(c) if k != "contact_created" and t]
         for i, stage in enumerate(STAGES):
             if stage not in entries:
                 break
             self.reached[stage] += 1
             left = entries.get(STAGES[i + 1]) if i + 1 < len(STAGES) else None
             if left is not None:
-                self.days_in[stage].append((left - entries[stage]) / 1000 / DAY)
-            end = now_ms if left is None else left
-            for kind, times in kinds:
-                n = bisect.bisect_left(times, end) - bisect.bisect_left(times, entries[stage])
+                self.days_in[stage].append(days(entries[stage], left))
+            for kind, n in touches(entries[stage], now if left is None else left):
                 if n > 0:
                     self.touch[stage][kind] += n
 
