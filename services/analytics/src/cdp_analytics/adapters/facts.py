@@ -44,7 +44,7 @@ from typing import Any
 
 from bson import ObjectId
 from cdp_common.digests import digest, pack, unpack
-from cdp_common.store import Document, find_all_by_ids, find_by_ids
+from cdp_common.store import Document, find_by_ids
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -259,7 +259,7 @@ class Facts:
         ops = []
         for d in docs:
             applied = [f for f in facts.get(d["_id"], []) if digest(f["_id"]) in wanted[d["_id"]]]
-            guard = {"_id": d["_id"], "ids": d.get("ids"), "cu.v": (d.get("cu") or {}).get("v", {"$exists": False})}
+            guard = {"_id": d["_id"], "ids": d.get("ids"), "cu.v": (d.get("cu") or {}).get("v", ABSENT)}
             summary = customer_doc(customers_from(applied).get(d["_id"]))
             ops.append(UpdateOne(guard, {"$set": {"cu": summary, "rev": ObjectId()}}))
         if not ops:
@@ -381,18 +381,15 @@ class Facts:
 
     async def members(self, subjects: list[str]) -> list[Member]:
         """What a segment's KPIs read of each of `subjects` who has a summary (`domain.kpis.Member`)."""
-        out = []
-        stale = []
-        for d in await find_all_by_ids(self.people, subjects, {"cu": 1, "st.msgs": 1}):
-            if "st" not in d or _stale(d):
-                stale.append(d["_id"])
-            elif (c := customer_of(d["_id"], d.get("cu"))) is not None:
-                out.append(Member(c, unpack("q", d["st"]["msgs"])))
+        docs = {d["_id"]: d async for d in find_by_ids(self.people, subjects, {"cu": 1, "st.msgs": 1})}
+        stale = [s for s, d in docs.items() if "st" not in d or _stale(d)]
         if stale:  # documents not yet upgraded: upgraded now
-            for d in (await self._summaries(stale)).values():
-                if (c := customer_of(d["_id"], d.get("cu"))) is not None:
-                    out.append(Member(c, unpack("q", d["st"]["msgs"])))
-        return out
+            docs |= await self._summaries(stale)
+        return [
+            Member(c, unpack("q", d["st"]["msgs"]))
+            for s, d in docs.items()
+            if (c := customer_of(s, d.get("cu"))) is not None
+        ]
 
     async def day_documents(self, end: datetime) -> list[dict[str, Any]]:
         """Every day's roll-up before `end`, oldest first (a few thousand small documents at most)."""
@@ -434,7 +431,7 @@ class Facts:
             yield await chunk()
 
     async def until(self, end: datetime) -> list[dict[str, Any]]:
-        """Every fact before `end` (the periodic evaluation, the journey funnel)."""
+        """Every fact before `end`, campaigns' included, all at once (tests; the service reads `histories`)."""
         last = month_of(end)
         out = [
             _as_fact(m["subject"], f)

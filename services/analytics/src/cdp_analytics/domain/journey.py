@@ -83,10 +83,15 @@ def stage_entries_ms(c: Customer, now_ms: int) -> dict[str, int]:
 
 
 class Funnel:
-    """The funnel, one person at a time (`add`), so no one needs everybody's facts in memory at once."""
+    """The funnel, one person at a time (`add`), so no one needs everybody's facts in memory at once. With a
+    `cohort` [start, end), only the people first seen in it count."""
 
-    def __init__(self, now: datetime, top_touchpoints: int = 5) -> None:
-        self.now, self.top = now, top_touchpoints
+    def __init__(
+        self, now: datetime, top_touchpoints: int = 5, cohort: tuple[datetime, datetime] | None = None
+    ) -> None:
+        self.now, self.top, self.cohort = now, top_touchpoints, cohort
+        self.now_ms = epoch_ms(now)
+        self.cohort_ms = (epoch_ms(cohort[0]), epoch_ms(cohort[1])) if cohort else None
         self.people = 0
         self.reached: Counter[str] = Counter()
         self.days_in: dict[str, list[float]] = {s: [] for s in STAGES}
@@ -99,28 +104,29 @@ class Funnel:
             # a stage passed through at once has no touchpoint; the record of the contact's creation is none
             return ((f["kind"], 1) for f in facts if start <= f["at"] < end and f["kind"] != "contact_created")
 
-        self._count(stage_entries(facts), self.now, lambda a, b: (b - a).total_seconds() / DAY, touches)
+        self._count(stage_entries(facts), self.now, self.cohort, lambda a, b: (b - a).total_seconds() / DAY, touches)
 
     def add_customer(self, c: Customer) -> None:
         """One person from their summary (the same as `add` on their facts before `now`)."""
-        now_ms = epoch_ms(self.now)
         kinds = [(k, t) for k, t in _kinds(c) if k != "contact_created" and t]
 
         def touches(start: int, end: int) -> Iterator[tuple[str, int]]:
             return ((k, bisect.bisect_left(t, end) - bisect.bisect_left(t, start)) for k, t in kinds)
 
-        self._count(stage_entries_ms(c, now_ms), now_ms, lambda a, b: (b - a) / 1000 / DAY, touches)
+        entries = stage_entries_ms(c, self.now_ms)
+        self._count(entries, self.now_ms, self.cohort_ms, lambda a, b: (b - a) / 1000 / DAY, touches)
 
     def _count(
         self,
         entries: dict[str, Any],
         now: Any,
+        cohort: tuple[Any, Any] | None,
         days: Callable[[Any, Any], float],
         touches: Callable[[Any, Any], Iterable[tuple[str, int]]],
     ) -> None:
-        """One person's stage entries (datetimes or epoch ms, `now` alike), with how to tell the days between two of
-        them and the touchpoints between two times."""
-        if not entries:
+        """One person's stage entries (datetimes or epoch ms, `now` and `cohort` alike), with how to tell the days
+        between two of them and the touchpoints between two times."""
+        if not entries or (cohort is not None and not cohort[0] <= entries["awareness"] < cohort[1]):
             return
         self.people += 1
         for i, stage in enumerate(STAGES):

@@ -150,11 +150,14 @@ def training_set(by_subject: dict[str, list[dict[str, Any]]], now: datetime, hor
 
 def train_on(examples: Iterable[Example]) -> tuple[Model | None, Model | None]:
     """The churn and the lead model learnt from `examples` (people taken one at a time, see `example`)."""
-    t = training_set_of(examples)
-    return fit("churn", t.churn_rows, t.churn_labels), fit("lead", t.lead_rows, t.lead_labels)
+    return _fit_both(training_set_of(examples))
 
 
 def train(
     by_subject: dict[str, list[dict[str, Any]]], now: datetime, horizon_days: int = 180
 ) -> tuple[Model | None, Model | None]:
-    return train_on(e for facts in by_subject.values() if (e := example(facts, now, horizon_days)))
+    return _fit_both(training_set(by_subject, now, horizon_days))
+
+
+def _fit_both(t: TrainingSet) -> tuple[Model | None, Model | None]:
+    return fit("churn", t.churn_rows, t.churn_labels), fit("lead", t.lead_rows, t.lead_labels)

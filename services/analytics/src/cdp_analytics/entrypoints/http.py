@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cdp_analytics.adapters.facts import Facts
-from cdp_analytics.domain.customers import dormancy, epoch_ms, journey_stage, rhythm_of
-from cdp_analytics.domain.journey import Funnel, stage_entries_ms
+from cdp_analytics.domain.customers import dormancy, journey_stage, rhythm_of
+from cdp_analytics.domain.journey import Funnel
 from cdp_analytics.domain.kpis import Period, for_members, of_days
 from cdp_analytics.domain.segments import Rules
 from cdp_analytics.service_layer import relationship
@@ -183,12 +183,10 @@ async def journey(
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
     cohort = period_of(from_ or date(1970, 1, 1), to or now.date()) if from_ or to else None
-    stages = Funnel(now)
+    stages = Funnel(now, cohort=(cohort.start, cohort.end) if cohort else None)
     async for chunk in request.app.state.facts.customers():  # from the summaries, a thousand people at a time
         for c in chunk.values():
-            aware = stage_entries_ms(c, epoch_ms(now)).get("awareness")
-            if aware is not None and (cohort is None or epoch_ms(cohort.start) <= aware < epoch_ms(cohort.end)):
-                stages.add_customer(c)
+            stages.add_customer(c)
     return {"cohort": {"from": from_, "to": to}, "people": stages.people, **stages.result()}
 
 

@@ -66,7 +66,7 @@ class Segments:
     async def member_ids(self, sid: str) -> set[str]:
         return {d["contact_id"] async for d in self.members.find({"segment_id": sid}, {"contact_id": 1})}
 
-    async def _apply(self, changes: list[tuple[Document, str, bool]], now: datetime) -> int:
+    async def apply(self, changes: list[tuple[Document, str, bool]], now: datetime) -> int:
         """Publish each membership change (`segment.entered` / `segment.exited`), all acknowledged together, then
         store them in one bulk write."""
         if not changes:
@@ -103,10 +103,6 @@ class Segments:
         """Evaluate customers against every segment: three reads whatever their number."""
         return await self.apply(await self.changes_for(people, now), now)
 
-    async def apply(self, changes: list[tuple[Document, str, bool]], now: datetime) -> int:
-        """Publish and store membership changes (from `changes_for`)."""
-        return await self._apply(changes, now)
-
     async def changes_for(self, people: dict[str, Customer], now: datetime) -> list[tuple[Document, str, bool]]:
         """The membership changes evaluating `people` against every segment makes, without making them."""
         if not people:
@@ -139,7 +135,7 @@ class Segments:
             else:
                 should = {cid for cid, c in customers.items() if matches(rules, c, scores.get(cid, {}), now)}
             changes += [(seg, cid, cid in should) for cid in should ^ current]
-        return await self._apply(changes, now)
+        return await self.apply(changes, now)
 
     async def evaluate_one(self, facts: Facts, sid: str, now: datetime, chunk: int = 1000) -> int:
         """One segment over every customer, `chunk` people at a time (memory stays that of a chunk, whatever the
@@ -164,7 +160,7 @@ class Segments:
                             should.add(cid)
             changes = [(seg, cid, cid in should) for cid in sorted(should ^ current)]
             for i in range(0, len(changes), chunk):
-                await self._apply(changes[i : i + chunk], now)
+                await self.apply(changes[i : i + chunk], now)
         except Exception:
             failed = {**started, "state": "failed", "finished_at": datetime.now(UTC)}
             await self.defs.update_one({"_id": sid}, {"$set": {"evaluation": failed}})
