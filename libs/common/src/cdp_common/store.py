@@ -6,6 +6,7 @@ multi-document transactions, no change streams; single-document atomic updates, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC
 from typing import Any
@@ -64,3 +65,22 @@ async def find_by_ids(
     for i in range(0, len(wanted), IDS_PER_QUERY):
         async for doc in collection.find({"_id": {"$in": wanted[i : i + IDS_PER_QUERY]}}, projection):
             yield doc
+
+
+async def find_all_by_ids(
+    collection: AsyncCollection[Document],
+    ids: Iterable[Any],
+    projection: dict[str, Any] | None = None,
+    in_flight: int = 4,
+) -> list[Document]:
+    """`find_by_ids` with up to `in_flight` queries at once (the store answers them on several threads), for reads of
+    thousands of documents that one request waits on."""
+    wanted = list(dict.fromkeys(ids))
+    chunks = [wanted[i : i + IDS_PER_QUERY] for i in range(0, len(wanted), IDS_PER_QUERY)]
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(chunk: list[Any]) -> list[Document]:
+        async with gate:
+            return await collection.find({"_id": {"$in": chunk}}, projection).to_list(None)
+
+    return [doc for docs in await asyncio.gather(*(one(c) for c in chunks)) for doc in docs]
