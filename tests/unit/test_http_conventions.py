@@ -9,6 +9,7 @@ from cdp_common.problems import install_problem_handlers
 from cdp_common.settings import ServiceSettings
 from fastapi import FastAPI
 from pydantic import ValidationError
+from pymongo.errors import AutoReconnect
 
 
 def app() -> FastAPI:
@@ -22,6 +23,10 @@ def app() -> FastAPI:
     @a.get("/boom")
     async def boom() -> None:
         raise RuntimeError("bug")
+
+    @a.get("/store-restarted")
+    async def store_restarted() -> None:
+        raise AutoReconnect("connection is already closed")
 
     return a
 
@@ -52,6 +57,12 @@ class TestProblemJson:
     async def test_a_bug_is_500_problem_without_internals(self) -> None:
         r = await call("GET", "/boom")
         assert r.status_code == 500 and "bug" not in r.text
+
+    async def test_an_unreachable_store_is_503_to_retry(self) -> None:
+        # the first operation on a pooled connection after the store restarted fails so (seen on the gateway)
+        r = await call("GET", "/store-restarted")
+        assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+        assert r.headers["retry-after"] == "1" and "closed" not in r.text
 
 
 class TestSettings:

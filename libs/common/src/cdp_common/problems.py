@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -103,6 +104,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         p = Problem(exc.status_code, _title(exc.status_code), str(exc.detail) if exc.detail else None)
         p.headers = dict(exc.headers) if exc.headers else None
+        return problem_response(p, request.url.path)
+
+    @app.exception_handler(ConnectionFailure)
+    async def _store_away(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        # The service's own store is restarting or out of reach (the driver reconnects at the next operation): the
+        # request may be retried, as from any service that is down, and nothing was half-written by it failing.
+        log.warning("document store unreachable", extra={"path": request.url.path, "error": type(exc).__name__})
+        p = Problem(503, "Service Unavailable", "the service's data store is unreachable; retry shortly")
+        p.headers = {"Retry-After": "1"}
         return problem_response(p, request.url.path)
 
     @app.exception_handler(Exception)
