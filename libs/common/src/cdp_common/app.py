@@ -38,6 +38,7 @@ from cdp_common.problems import PROBLEM_JSON, install_problem_handlers
 from cdp_common.retention import INBOX, RetentionJob, RetentionRule
 from cdp_common.settings import ServiceSettings
 from cdp_common.shredding import SubjectKeys
+from cdp_common.stalls import StallWatch
 from cdp_common.store import Document, open_client, ping
 from cdp_common.topics import Topic, dead_letter_topic
 
@@ -223,6 +224,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
         observe_gc_pauses()
+        stalls = StallWatch(settings.stall_report_ms)
+        await stalls.start()
+        runtime.on_shutdown.append(stalls.stop)
         if uses_store:
             runtime.client = open_client(settings.mongodb_uri, settings.service_name)
         if runtime.keys is not None:  # before any event is read or written

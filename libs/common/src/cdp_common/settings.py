@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
         "(the kernel spreads connections over them).",
     )
     log_level: str = "INFO"
+    stall_report_ms: float = Field(
+        0.0,
+        description="Log where the event loop is when it has been busy this long (stack as file, line, function; "
+        "0 = off). `cdp_loop_lag_seconds` is measured either way.",
+    )
     consumer_group: str | None = Field(None, description="Kafka consumer group; defaults to cdp-<service>.")
     secret_key: SecretStr = Field(SecretStr(LOCAL_DEFAULT_SECRET), description="Signing secret.")
     data_key_secret: SecretStr = Field(
