@@ -116,6 +116,37 @@ class TestMatching:
         assert review and review[0].data["candidate_person_ids"] == [first.person_id]
         assert "customer_number" in review[0].data["reason"]
 
+    async def test_a_bridging_record_joins_the_best_person_and_the_other_goes_to_review(
+        self, db: AsyncDatabase[Document]
+    ) -> None:
+        graph, rec = IdentityGraph(db), Recorder()
+        by_email = await feed(graph, rec, "shop", "1", full_name="Trần Đức Nam", emails=["nam.tran@x.vn"])
+        by_phone = await feed(
+            graph, rec, "support", "1", full_name="Nam Tran Duc", phones=["0912 345 678"], birth_date=date(1994, 1, 13)
+        )
+        assert by_phone.new_person and by_phone.person_id != by_email.person_id  # a name alone never links
+        both = await feed(
+            graph,
+            rec,
+            "ecommerce",
+            "1",
+            full_name="Trần Đức Nam",
+            emails=["nam.tran@x.vn"],
+            phones=["+84912345678"],
+            birth_date=date(1994, 1, 13),
+        )
+        assert both.bridge and not both.new_person
+        # phone, name and birth date outweigh email and name: the best of the two
+        assert both.person_id == by_phone.person_id
+        review = [e for e in rec.events if e.type == "identity.review_needed"][-1]
+        assert review.data["candidate_person_ids"] == [by_email.person_id]
+        assert review.data["reason"] == "would join several persons"
+        assert both.score is not None and both.score.total > review.data["score"] >= 12
+        # nothing was merged: each person keeps its own records
+        assert await graph.resolve(by_email.person_id) == by_email.person_id
+        assert len((await graph.person(by_phone.person_id) or {})["records"]) == 2
+        assert (await graph.person(by_email.person_id) or {})["records"] == ["shop:1"]
+
     async def test_junk_values_never_link(self, db: AsyncDatabase[Document]) -> None:
         graph, rec = IdentityGraph(db), Recorder()
         a = await feed(

@@ -130,11 +130,26 @@ class TestDecision:
         assert d.new_person and [c for c, _ in d.review_candidates] == ["p1"]
         d = decide(rec, [("p1", low)], CFG)  # type: ignore[arg-type]
         assert d.new_person and d.review_candidates == []
-        d = decide(rec, [("p1", link), ("p2", link)], CFG)  # type: ignore[arg-type]
-        assert d.new_person and {c for c, _ in d.review_candidates} == {"p1", "p2"}
+        best = Score(CFG.link_threshold + 20, [], "probabilistic")
+        d = decide(rec, [("p1", best), ("p2", link), ("p3", band)], CFG)  # type: ignore[arg-type]
+        # a bridge: the record joins the best person; the other persons are never merged automatically, they wait
+        # for a review of the person the record joined
+        assert (d.person_id, d.new_person, d.bridge) == ("p1", False, True)
+        assert [c for c, _ in d.review_candidates] == ["p2", "p3"]
+        d = decide(rec, [("p1", best), ("p3", band)], CFG)  # type: ignore[arg-type]
+        assert (d.person_id, d.bridge, [c for c, _ in d.review_candidates]) == ("p1", False, ["p3"])
         conflicted = Score(CFG.link_threshold + 5, [], "probabilistic", conflict="different pos:customer_number")
         d = decide(rec, [("p1", conflicted)], CFG)  # type: ignore[arg-type]
         assert d.new_person and d.review_candidates[0][0] == "p1"
+
+
+def test_letters_swapped_across_a_space_are_a_fuzzy_name() -> None:
+    a, b = p("x:1", "Tran Than hYen"), p("y:1", "Trần Thanh Yến")
+    name = next(e for e in compare(a, b, CFG, RARE).evidence if e.field == "name")  # type: ignore[arg-type]
+    assert name.comparison.startswith("fuzzy") and name.weight > 0
+    c = p("z:1", "Trần Đức Huy")  # other letters: still a different name
+    name = next(e for e in compare(a, c, CFG, RARE).evidence if e.field == "name")  # type: ignore[arg-type]
+    assert name.comparison.startswith("disagree")
 
 
 def test_a_name_alone_never_links() -> None:

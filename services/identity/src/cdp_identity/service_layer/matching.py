@@ -1,6 +1,7 @@
 """Matching a source record on arrival: normalise, find candidates by blocking keys, score each candidate person,
-decide (link above the upper threshold, review between the thresholds, new person below; conflicts and bridges
-always go to review), then store the link and publish the decision with its evidence."""
+decide (link above the upper threshold, review between the thresholds, new person below; conflicts always go to
+review, and a record that would bridge persons joins the best while the others go to review), then store the link
+and publish the decision with its evidence."""
 
 from __future__ import annotations
 
@@ -34,10 +35,15 @@ SOURCE = "cdp/identity"
 
 @dataclass(frozen=True)
 class Decision:
+    """Where a record goes (`person_id`, maybe a new person) and which other persons a member of staff should
+    compare with that person (`review_candidates`). `bridge`: more than one person scored above the link threshold,
+    so the record joined the best and the others wait for a review instead of being merged automatically."""
+
     person_id: str
     new_person: bool
     score: Score | None
     review_candidates: list[tuple[str, Score]]
+    bridge: bool = False
 
 
 def profile_from_observation(o: SourceRecordObserved) -> Profile:
@@ -121,10 +127,13 @@ def decide(
     above = [(p, s) for p, s in scored if s.total >= cfg.link_threshold and not s.conflict]
     band = [(p, s) for p, s in scored if s.total >= cfg.review_threshold and (p, s) not in above]
     new_id = new_person_id or uuid.uuid5(NS, profile.key).hex
-    if len(above) == 1:
-        return Decision(above[0][0], False, above[0][1], band)
-    if len(above) > 1:  # the record would bridge persons: a person decides
-        return Decision(new_id, True, None, above + band)
+    if above:
+        # A record above the threshold for several persons would bridge them. It joins the best one (its evidence
+        # for that one is as strong as for any record that links), and whether the persons are one goes to review:
+        # they are never merged automatically. Parking the record as a third person would leave it apart from
+        # both, and on the benchmark the best person was its own in every such case.
+        best, *others = above
+        return Decision(best[0], False, best[1], others + band, bridge=bool(others))
     return Decision(new_id, True, None, band)
 
 
@@ -316,7 +325,7 @@ def _review_of(profile: Profile, decision: Decision, cfg: MatchingConfig) -> tup
     best = decision.review_candidates[0][1]
     reason = best.conflict or (
         "would join several persons"
-        if len(decision.review_candidates) > 1 and best.total >= cfg.link_threshold
+        if decision.bridge and best.total >= cfg.link_threshold
         else "score between the thresholds"
     )
     return uuid.uuid5(NS, f"review:{profile.key}").hex, {
@@ -369,7 +378,7 @@ async def _claim_identifiers(
             scores = [compare(profile, o, cfg, freq) for o in others]
             if not others or not any(s.conflict for s in scores):
                 best = max(scores, key=lambda s: s.total) if scores else None
-                return Decision(owner, False, best, decision.review_candidates)
+                return Decision(owner, False, best, decision.review_candidates, decision.bridge)
     return decision
 
 
