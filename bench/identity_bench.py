@@ -8,7 +8,7 @@ per-record latency, and the evidence bound: the most recall any matcher could re
 linking people on a common name alone. Needs the store of `make up` (or CRM_MONGODB_URI). The same records then go
 through recordlinkage (batch, unsupervised ECM) for comparison; install it with `uv sync --group bench`.
 
-    uv sync --group bench && uv run python bench/identity_bench.py [--people 2000] [--hard] [--poll 200]
+    uv sync --group bench && uv run python bench/identity_bench.py [--people 2000] [--hard] [--poll 200] [--store N]
 """
 
 from __future__ import annotations
@@ -29,8 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cdp_common.contracts.identity import SourceAttributes, SourceRecordObserved
 from cdp_common.events import EventEnvelope, make_event, utcnow
 from cdp_common.store import open_client
-from cdp_identity.adapters.graph import IdentityGraph
-from cdp_identity.service_layer.matching import Observed, handle_observed, handle_observed_many
+from cdp_identity.adapters.graph import IdentityGraph, Link
+from cdp_identity.service_layer.matching import (
+    Observed,
+    handle_observed,
+    handle_observed_many,
+    profile_from_observation,
+)
 
 from bench.people import ascii_fold, person, phone_as_typed
 
@@ -107,7 +112,43 @@ def pairwise(truth: dict[str, int], predicted: dict[str, str]) -> tuple[float, f
     return precision, recall, f1
 
 
-async def run(people: int, hard: bool, seed: int, poll: int) -> None:
+def observation_of(r: dict[str, Any]) -> SourceRecordObserved:
+    return SourceRecordObserved(
+        source=r["source"],
+        record_id=r["record_id"],
+        observed_at=utcnow(),
+        attributes=SourceAttributes(
+            full_name=r["full_name"], birth_date=r["birth_date"], emails=r["emails"], phones=r["phones"]
+        ),
+    )
+
+
+async def preload(graph: IdentityGraph, rng: random.Random, n: int, hard: bool) -> None:
+    """A store of `n` other people before the measured records arrive: each person's 3-5 noisy records linked to
+    it, its identifiers claimed, its blocking keys and name counts written, as matching would have left them (with
+    the truth instead of the matcher's decisions, so loading 100,000 people takes minutes, not an hour)."""
+    started = time.perf_counter()
+    links: list[Link] = []
+    claims: dict[str, str] = {}
+    for i in range(n):
+        pid = uuid.uuid5(uuid.NAMESPACE_URL, f"bench-person:{i}").hex
+        for r in records_for(rng, 1_000_000 + i, hard, None):
+            o = observation_of(r)
+            profile = profile_from_observation(o)
+            link = {"rule": "preload", "score": None, "evidence": [], "rule_version": 1, "event_id": r["record_id"]}
+            attributes = o.attributes.model_dump(mode="json")
+            links.append(Link(profile, pid, attributes, o.observed_at, link, True, False))
+            claims.update({ident: pid for ident in profile.strong_identifiers() if ident not in claims})
+        if len(links) >= 2000 or i == n - 1:
+            await graph.claim_many(claims)
+            await graph.link_many(links)
+            links, claims = [], {}
+            rate = (i + 1) / (time.perf_counter() - started)
+            sys.stderr.write(f"\rstore: {i + 1:,}/{n:,} people  {rate:,.0f} people/s")
+    sys.stderr.write("\n")
+
+
+async def run(people: int, hard: bool, seed: int, poll: int, stored: int = 0) -> None:
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
     family_phones = {i: person(rng, 10_000_000 + i).phone for i in range(0, people, 25)}  # a few households share
@@ -121,16 +162,11 @@ async def run(people: int, hard: bool, seed: int, poll: int) -> None:
     publisher = NullPublisher()
     latencies: list[float] = []
     predicted: dict[str, str] = {}
+    if stored:
+        await preload(graph, random.Random(seed + 1), stored, hard)
     items = []
     for r in records:
-        o = SourceRecordObserved(
-            source=r["source"],
-            record_id=r["record_id"],
-            observed_at=utcnow(),
-            attributes=SourceAttributes(
-                full_name=r["full_name"], birth_date=r["birth_date"], emails=r["emails"], phones=r["phones"]
-            ),
-        )
+        o = observation_of(r)
         e = make_event(
             source="bench", event_type="identity.record_observed", subject=f"{r['source']}:{r['record_id']}", data=o
         )
@@ -150,15 +186,16 @@ async def run(people: int, hard: bool, seed: int, poll: int) -> None:
             sys.stderr.write(f"\r{n:,}/{len(records):,} records  {rate:,.0f} records/s")
     elapsed = time.perf_counter() - started
     sys.stderr.write("\n")
-    async for d in client[dbname].source_records.find({}, {"person_id": 1}):
-        predicted[d["_id"]] = await graph.resolve(d["person_id"])
     truth = {f"{r['source']}:{r['record_id']}": r["truth"] for r in records}
+    async for d in client[dbname].source_records.find({"_id": {"$in": list(truth)}}, {"person_id": 1}):
+        predicted[d["_id"]] = await graph.resolve(d["person_id"])
     precision, recall, f1 = pairwise(truth, predicted)
     reviews = await client[dbname].reviews.count_documents({})
     lat = sorted(latencies)
     print(
         f"setting: {'hard' if hard else 'normal'}; {people:,} people, {len(records):,} records from {len(SOURCES)} "
-        f"sources; store: {os.environ.get('CRM_MONGODB_URI', 'mongodb://127.0.0.1:27017')}"
+        f"sources, matched against a store of {stored:,} other people before them; "
+        f"store: {os.environ.get('CRM_MONGODB_URI', 'mongodb://127.0.0.1:27017')}"
     )
     print(
         f"pairwise precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  "
@@ -289,8 +326,9 @@ def main() -> None:
     ap.add_argument("--hard", action="store_true")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--poll", type=int, default=200, help="records matched together (1: one at a time)")
+    ap.add_argument("--store", type=int, default=0, help="other people already in the store (the target: 100,000)")
     args = ap.parse_args()
-    asyncio.run(run(args.people, args.hard, args.seed, args.poll))
+    asyncio.run(run(args.people, args.hard, args.seed, args.poll, args.store))
 
 
 if __name__ == "__main__":

@@ -171,6 +171,14 @@ class TestMatching:
         assert (await graph.record("web:2") or {})["person_id"] == b.person_id
 
 
+async def test_claims_go_to_the_first_person_whoever_asks_later(db: AsyncDatabase[Document]) -> None:
+    graph = IdentityGraph(db)
+    assert await graph.claim_many({"email:a@x.vn": "p1"}) == {"email:a@x.vn": "p1"}
+    owners = await graph.claim_many({"email:a@x.vn": "p2", "phone:+84912345678": "p2"})
+    assert owners == {"email:a@x.vn": "p1", "phone:+84912345678": "p2"}
+    assert await graph.claim_many({"phone:+84912345678": "p2"}) == {"phone:+84912345678": "p2"}  # again: still ours
+
+
 class TestPollAtATime:
     async def test_a_poll_matched_together_groups_records_as_one_at_a_time_does(
         self, db: AsyncDatabase[Document]

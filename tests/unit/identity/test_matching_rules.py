@@ -7,6 +7,7 @@ import math
 from datetime import date
 
 import pytest
+from cdp_identity.adapters.graph import COMMON_NAME_PERSONS, candidates_in
 from cdp_identity.domain.normalise import canonical_email, canonical_phone, name_tokens, profile_of
 from cdp_identity.domain.scoring import Frequencies, MatchingConfig, Score, compare
 from cdp_identity.service_layer.matching import decide
@@ -150,6 +151,33 @@ def test_letters_swapped_across_a_space_are_a_fuzzy_name() -> None:
     c = p("z:1", "Trần Đức Huy")  # other letters: still a different name
     name = next(e for e in compare(a, c, CFG, RARE).evidence if e.field == "name")  # type: ignore[arg-type]
     assert name.comparison.startswith("disagree")
+
+
+def test_a_name_borne_by_many_brings_no_candidates_but_shared_evidence_does() -> None:
+    rec = p("x:1", "Nguyễn Văn An", bd=date(1990, 3, 7), phones=["0912345678"])
+    keys = rec.blocking_keys()  # type: ignore[attr-defined]
+    name_key = "name:an nguyen van"
+    namesakes = [f"n{i}" for i in range(COMMON_NAME_PERSONS + 1)]
+    blocks = {name_key: namesakes, "phone:+84912345678": ["ph"], "tokbd:an:1990-03-07": ["bd"]}
+    assert candidates_in(blocks, keys) == ["ph", "bd"]
+    blocks[name_key] = namesakes[:COMMON_NAME_PERSONS]  # few enough namesakes: each is a candidate
+    assert set(candidates_in(blocks, keys)) == {"ph", "bd", *namesakes[:COMMON_NAME_PERSONS]}
+
+
+def test_a_birth_date_that_reads_both_ways_is_blocked_both_ways() -> None:
+    both = p("x:1", "Lê An", bd=date(1990, 3, 7)).blocking_keys()  # type: ignore[attr-defined]
+    assert {"tokbd:an:1990-03-07", "tokbd:an:1990-07-03", "tokbd:le:1990-07-03"} <= set(both)
+    one = p("x:1", "Lê An", bd=date(1990, 3, 17)).blocking_keys()  # type: ignore[attr-defined]
+    assert [k for k in one if k.startswith("tokbd:")] == ["tokbd:an:1990-03-17", "tokbd:le:1990-03-17"]
+
+
+def test_a_shared_birth_date_under_other_names_and_contacts_is_not_worth_a_review() -> None:
+    # against 100,000 people most reviews were such pairs: one name token and the birthday in common, nothing else
+    a = p("x:1", "Nguyễn Văn An", bd=date(1990, 3, 7), emails=["an@x.vn"], phones=["0912345678"])
+    b = p("y:1", "Nguyễn Thị Lan", bd=date(1990, 3, 7), emails=["lan@y.vn"], phones=["0987654321"])
+    assert compare(a, b, CFG, RARE).total < CFG.review_threshold  # type: ignore[arg-type]
+    c = p("z:1", "Nguyễn Thị Lan", bd=date(1990, 3, 7))  # the birthday alone, nothing to contradict: a person decides
+    assert compare(a, c, CFG, RARE).total >= CFG.review_threshold  # type: ignore[arg-type]
 
 
 def test_a_name_alone_never_links() -> None:

@@ -4,6 +4,8 @@ identifier claims (the serialisation point that keeps two replicas from creating
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -62,12 +64,25 @@ class Link:
     known: bool
 
 
-def candidates_in(blocks: dict[str, list[str]], blocking_keys: list[str], limit: int = 50) -> list[str]:
+COMMON_NAME_PERSONS = 8
+
+
+def candidates_in(
+    blocks: dict[str, list[str]], blocking_keys: list[str], limit: int = 50, common: int = COMMON_NAME_PERSONS
+) -> list[str]:
     """The persons listed under a record's blocking keys, the latest `limit` of each key, at most twice `limit` in
-    all (before merge redirects are followed)."""
+    all (before merge redirects are followed).
+
+    A whole name borne by more than `common` persons brings none of them: sharing "Nguyễn Văn An" and nothing else
+    cannot link (a name alone never does), and a review asking which of dozens of namesakes is the one helps
+    nobody. Namesakes that share anything more are still found, under that identifier or under a name token with
+    the birth date (or the birth date with day and month swapped)."""
     persons: dict[str, None] = {}
     for key in blocking_keys:
-        for pid in blocks.get(key, [])[-limit:]:
+        listed = blocks.get(key, [])
+        if key.startswith("name:") and len(listed) > common:
+            continue
+        for pid in listed[-limit:]:
             persons.setdefault(pid)
     return list(persons)[: limit * 2]
 
@@ -98,14 +113,22 @@ class IdentityGraph:
         self.reviews = db["reviews"]
         self.merges = db["merges"]
         self.config = db["matching_config"]
+        self._config: tuple[float, MatchingConfig] | None = None
 
     async def ensure_indexes(self) -> None:
         """Nothing to declare: every lookup is by `_id`."""
 
     # --------------------------------------------------------------------------------------------- config
-    async def matching_config(self) -> MatchingConfig:
+    async def matching_config(self, max_age: float = 0.0) -> MatchingConfig:
+        """The configuration in force; with `max_age` (seconds), as read at most that long ago by this process.
+        Matching takes it a second old at most, not a read per poll."""
+        now = time.monotonic()
+        if self._config is not None and now - self._config[0] <= max_age:
+            return self._config[1]
         doc = await self.config.find_one({"_id": "current"})
-        return MatchingConfig.from_doc(doc) if doc else MatchingConfig()
+        cfg = MatchingConfig.from_doc(doc) if doc else MatchingConfig()
+        self._config = (now, cfg)
+        return cfg
 
     async def save_config(self, cfg: MatchingConfig, expected_version: int, by: str) -> bool:
         result = await self.config.update_one(
@@ -118,9 +141,11 @@ class IdentityGraph:
         ):
             try:
                 await self.config.insert_one({"_id": "current", **cfg.to_doc(), "by": by, "at": utcnow()})
+                self._config = None
                 return True
             except DuplicateKeyError:
                 return False
+        self._config = None
         return result.matched_count == 1
 
     # ---------------------------------------------------------------------------------------------- reads
@@ -136,7 +161,12 @@ class IdentityGraph:
 
     async def resolve_many(self, person_ids: list[str]) -> dict[str, str]:
         """`resolve` for many persons, one round trip per redirect level (usually one in all); at most ten levels."""
+        return (await self.standing_persons(person_ids))[0]
+
+    async def standing_persons(self, person_ids: list[str]) -> tuple[dict[str, str], dict[str, Document]]:
+        """`resolve_many`, and the documents of the persons standing (those it read)."""
         standing: dict[str, str] = {}
+        read: dict[str, Document] = {}
         pending = {pid: pid for pid in person_ids}
         for _ in range(10):
             if not pending:
@@ -149,8 +179,10 @@ class IdentityGraph:
                     onward[asked] = into
                 else:
                     standing[asked] = current
+                    if current in docs:
+                        read[current] = docs[current]
             pending = onward
-        return {**standing, **pending}
+        return {**standing, **pending}, read
 
     async def candidates(self, blocking_keys: list[str], limit: int = 50) -> list[str]:
         blocks = await self.blocks_of(blocking_keys)
@@ -164,9 +196,15 @@ class IdentityGraph:
     async def profiles_of(self, person_id: str, limit: int = 20) -> list[Profile]:
         return (await self.profiles_of_many([person_id], limit)).get(person_id, [])
 
-    async def profiles_of_many(self, person_ids: list[str], limit: int = 20) -> dict[str, list[Profile]]:
-        """The latest `limit` records of each person, in the order they joined it: two round trips in all."""
-        keys = {d["_id"]: d.get("records", [])[-limit:] async for d in find_by_ids(self.persons, person_ids)}
+    async def profiles_of_many(
+        self, person_ids: list[str], limit: int = 20, persons: dict[str, Document] | None = None
+    ) -> dict[str, list[Profile]]:
+        """The latest `limit` records of each person, in the order they joined it: two round trips in all, one if
+        `persons` holds the persons' documents already."""
+        given = persons or {}
+        docs = [given[p] for p in person_ids if p in given]
+        docs += [d async for d in find_by_ids(self.persons, [p for p in person_ids if p not in given])]
+        keys = {d["_id"]: d.get("records", [])[-limit:] for d in docs}
         wanted = [k for ks in keys.values() for k in ks]
         found = {
             d["_id"]: profile_from(d["_id"], d["source"], d["profile"])
@@ -211,18 +249,25 @@ class IdentityGraph:
             UpdateOne({"_id": ident}, {"$setOnInsert": {"person_id": pid, "at": now}}, upsert=True)
             for ident, pid in wanted.items()
         ]
+        idents = list(wanted)
         try:
-            await self.claims.bulk_write(ops, ordered=False)
+            result = await self.claims.bulk_write(ops, ordered=False)
+            ours = {idents[i] for i in result.upserted_ids}
         except BulkWriteError as e:  # a concurrent upsert won an insert: its owner is read below
             if any(err.get("code") != DUPLICATE_KEY for err in e.details.get("writeErrors", [])):
                 raise
-        owners = {d["_id"]: str(d["person_id"]) async for d in find_by_ids(self.claims, list(wanted))}
+            ours = {idents[u["index"]] for u in e.details.get("upserted", [])}
+        # an identifier this write inserted is ours; any other was claimed before, by us or by another person
+        others = [ident for ident in idents if ident not in ours]
+        owners = {d["_id"]: str(d["person_id"]) async for d in find_by_ids(self.claims, others)} if others else {}
         return {ident: owners.get(ident, pid) for ident, pid in wanted.items()}
 
-    async def link_many(self, links: list[Link]) -> None:
-        """Records joining (or staying with) their persons, in four round trips whatever their number (records,
-        persons, blocking keys, token counts). Idempotent: linking a record to the same person again changes
-        nothing; each record's `known` says whether it was stored before (its name tokens are counted already)."""
+    async def link_many(self, links: list[Link], reviews: list[UpdateOne] | None = None) -> None:
+        """Records joining (or staying with) their persons, in two steps whatever their number: the records, then
+        at once the persons, blocking keys, token counts and `reviews` (review upserts). Idempotent: linking a
+        record to the same person again changes nothing; each record's `known` says whether it was stored before
+        (its name tokens are counted already). If a step fails, the redelivered poll finds the records stored,
+        links them again as known, and so completes the rest without counting a name twice."""
         if not links:
             return
         await self.records.bulk_write(
@@ -252,18 +297,20 @@ class IdentityGraph:
             if x.new_person:
                 update["$setOnInsert"] = {"created_at": now, "merged_into": None}
             persons.append(UpdateOne({"_id": x.person_id}, update, upsert=True))
-        await self.persons.bulk_write(persons, ordered=False)
+        writes = [self.persons.bulk_write(persons, ordered=False)]
         blocks: dict[str, set[str]] = {}
         for x in links:
             for key in x.profile.blocking_keys():
                 blocks.setdefault(key, set()).add(x.person_id)
         if blocks:
-            await self.blocks.bulk_write(
-                [
-                    UpdateOne({"_id": key}, {"$addToSet": {"persons": {"$each": sorted(pids)}}}, upsert=True)
-                    for key, pids in blocks.items()
-                ],
-                ordered=False,
+            writes.append(
+                self.blocks.bulk_write(
+                    [
+                        UpdateOne({"_id": key}, {"$addToSet": {"persons": {"$each": sorted(pids)}}}, upsert=True)
+                        for key, pids in blocks.items()
+                    ],
+                    ordered=False,
+                )
             )
         counts: dict[str, int] = {}
         for x in links:
@@ -271,9 +318,15 @@ class IdentityGraph:
                 for k in ["total", *(f"tok:{t}" for t in x.profile.name_folded)]:
                     counts[k] = counts.get(k, 0) + 1
         if counts:
-            await self.counts.bulk_write(
-                [UpdateOne({"_id": k}, {"$inc": {"n": n}}, upsert=True) for k, n in counts.items()], ordered=False
+            writes.append(
+                self.counts.bulk_write(
+                    [UpdateOne({"_id": k}, {"$inc": {"n": n}}, upsert=True) for k, n in counts.items()],
+                    ordered=False,
+                )
             )
+        if reviews:
+            writes.append(self.reviews.bulk_write(reviews, ordered=False))
+        await asyncio.gather(*writes)
 
     async def records_of(self, person_id: str) -> list[Document]:
         p = await self.person(person_id)

@@ -51,7 +51,7 @@ class MatchingConfig:
         default_factory=lambda: {
             "email": -2.0,
             "phone": -3.0,
-            "name": -4.0,
+            "name": -6.0,
             "birth": -6.0,
             "external_id": -20.0,
         }

@@ -5,6 +5,7 @@ and publish the decision with its evidence."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -186,7 +187,7 @@ async def handle_observed_many(
     creates, so it waits for a later round, after the earlier one is stored; a record whose new person lost an
     identifier to another replica goes on its own right after its round (`_claim_identifiers` then joins it to the
     owner). Each person's records are thus decided in the poll's order. Decisions in the items' order."""
-    cfg = await graph.matching_config()
+    cfg = await graph.matching_config(max_age=1.0)
     profiles = [profile_from_observation(it.observation) for it in items]
     decisions: dict[int, Decision] = {}
     waiting = list(range(len(items)))
@@ -208,22 +209,30 @@ async def _match_together(
     publisher: EventPublisher,
     decisions: dict[int, Decision],
 ) -> list[int]:
-    """Match records that share no key: one read each for the records, blocking keys, merge redirects, candidate
-    persons' records and token counts, one claim of the new persons' identifiers, one write each for records,
-    persons, blocking keys, counts and reviews, one publish. Fills `decisions`; returns the records whose new
-    person lost an identifier claim, left undecided."""
-    existing = {
-        d["_id"]: str(d["person_id"])
-        async for d in find_by_ids(graph.records, [profiles[i].key for i in together], {"person_id": 1})
-    }
+    """Match records that share no key, in a few steps of store round trips whatever their number: the records,
+    blocking keys and token counts at once; the candidate persons (following merge redirects); their records; the
+    claim of the new persons' identifiers; the records written; the persons, blocking keys, counts and reviews at
+    once; one publish. Fills `decisions`; returns the records whose new person lost an identifier claim, left
+    undecided."""
+
+    async def records_seen() -> dict[str, str]:
+        keys = [profiles[i].key for i in together]
+        return {d["_id"]: str(d["person_id"]) async for d in find_by_ids(graph.records, keys, {"person_id": 1})}
+
+    # independent reads at once: records seen before, blocking keys and name counts (of every record of the round:
+    # the few seen before need none of it, but waiting to leave them out would cost a round trip)
+    existing, blocks, counts = await asyncio.gather(
+        records_seen(),
+        graph.blocks_of([k for i in together for k in profiles[i].blocking_keys()]),
+        graph.token_counts({t for i in together for t in profiles[i].name_folded}),
+    )
     fresh = [i for i in together if profiles[i].key not in existing]
-    keys = [k for i in fresh for k in profiles[i].blocking_keys()]
-    blocks = await graph.blocks_of(keys)
     listed = {i: candidates_in(blocks, profiles[i].blocking_keys()) for i in fresh}
-    standing = await graph.resolve_many(list({*existing.values(), *(p for ps in listed.values() for p in ps)}))
+    standing, standing_docs = await graph.standing_persons(
+        list({*existing.values(), *(p for ps in listed.values() for p in ps)})
+    )
     candidates = {i: standing_candidates(listed[i], standing) for i in fresh}
-    people = await graph.profiles_of_many(list({p for ps in candidates.values() for p in ps}))
-    counts = await graph.token_counts({t for i in fresh for t in profiles[i].name_folded})
+    people = await graph.profiles_of_many(list({p for ps in candidates.values() for p in ps}), persons=standing_docs)
 
     decided: dict[int, Decision] = {}
     for i in together:
@@ -263,9 +272,7 @@ async def _match_together(
             review_id, review = _review_of(profiles[i], decision, cfg)
             reviews.append(UpdateOne({"_id": review_id}, {"$setOnInsert": review}, upsert=True))
             events.append(_review_event(it.event, review_id, review, decision))
-    await graph.link_many(links)
-    if reviews:
-        await graph.reviews.bulk_write(reviews, ordered=False)
+    await graph.link_many(links, reviews)
     await publisher.publish_many([(IDENTITY_EVENTS.name, e) for e in events])
     decisions.update(decided)
     return lost
