@@ -252,7 +252,7 @@ class IdentityGraph:
         idents = list(wanted)
         try:
             result = await self.claims.bulk_write(ops, ordered=False)
-            ours = {idents[i] for i in result.upserted_ids}
+            ours = {idents[i] for i in result.upserted_ids or {}}
         except BulkWriteError as e:  # a concurrent upsert won an insert: its owner is read below
             if any(err.get("code") != DUPLICATE_KEY for err in e.details.get("writeErrors", [])):
                 raise
