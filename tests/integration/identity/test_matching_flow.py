@@ -16,7 +16,7 @@ from cdp_common.contracts.identity import SourceAttributes, SourceRecordObserved
 from cdp_common.events import EventEnvelope, make_event
 from cdp_common.messaging import BatchEventConsumer, Delivery, Inbox, make_broker, subscribe_batch
 from cdp_common.store import Document
-from cdp_identity.adapters.graph import IdentityGraph
+from cdp_identity.adapters.graph import IdentityGraph, profile_slot
 from cdp_identity.service_layer.handlers import on_records_observed
 from cdp_identity.service_layer.matching import Observed, handle_observed, handle_observed_many, merge_persons
 from pymongo.asynchronous.database import AsyncDatabase
@@ -169,6 +169,31 @@ class TestMatching:
         assert m is not None and await graph.resolve(b.person_id) == b.person_id
         assert (await graph.person(a.person_id) or {})["records"] == ["shop:1"]
         assert (await graph.record("web:2") or {})["person_id"] == b.person_id
+
+
+async def test_profiles_kept_on_the_person_follow_merges_undos_and_erasure(db: AsyncDatabase[Document]) -> None:
+    graph, rec = IdentityGraph(db), Recorder()
+    a = await feed(graph, rec, "shop", "1", full_name="Bùi Văn Dũng", phones=["0912000111"])
+    b = await feed(graph, rec, "web", "2.x", full_name="Dung Bui", emails=["dung@x.vn"])  # a dot in the key
+    slot = profile_slot("web:2.x")
+    # matching reads the profiles from the person's own document: the record's document is not needed
+    await db["source_records"].update_one({"_id": "web:2.x"}, {"$unset": {"profile": ""}})
+    assert [x.emails for x in await graph.profiles_of(b.person_id)] == [frozenset({"dung@x.vn"})]
+    await feed(graph, rec, "web", "2.x", full_name="Dung Bui", emails=["dung@x.vn"])  # restores the record
+    merge_id = await merge_persons(a.person_id, b.person_id, "lan", graph, rec)  # type: ignore[arg-type]
+    # the survivor reads the merged record from the record itself, then keeps it once it is seen again
+    assert {x.key for x in await graph.profiles_of(a.person_id)} == {"shop:1", "web:2.x"}
+    await feed(graph, rec, "web", "2.x", full_name="Dung Bui", emails=["dung@x.vn"])
+    assert slot in (await graph.person(a.person_id) or {})["profiles"]
+    await graph.undo_merge(merge_id, "lan")
+    assert slot not in (await graph.person(a.person_id) or {})["profiles"]
+    assert [x.key for x in await graph.profiles_of(a.person_id)] == ["shop:1"]
+    assert [x.key for x in await graph.profiles_of(b.person_id)] == ["web:2.x"]
+    # merged again and erased: no person document keeps a profile of the erased person's records
+    await merge_persons(a.person_id, b.person_id, "lan", graph, rec)  # type: ignore[arg-type]
+    await graph.erase_person(a.person_id)
+    assert await graph.person(a.person_id) is None
+    assert "profiles" not in (await graph.person(b.person_id) or {})
 
 
 async def test_claims_go_to_the_first_person_whoever_asks_later(db: AsyncDatabase[Document]) -> None:

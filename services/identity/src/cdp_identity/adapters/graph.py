@@ -5,6 +5,7 @@ identifier claims (the serialisation point that keeps two replicas from creating
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ def profile_from(key: str, source: str, d: dict[str, Any]) -> Profile:
         dict(d.get("external_ids", {})),
         d.get("city"),
     )
+
+
+def profile_slot(record_key: str) -> str:
+    """Where a person's document keeps a record's profile (`profiles.<slot>`): a field name of hex digits, whatever
+    the record key holds (a dot or a dollar sign cannot be part of a field path)."""
+    return hashlib.blake2b(record_key.encode(), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -205,11 +212,19 @@ class IdentityGraph:
         docs = [given[p] for p in person_ids if p in given]
         docs += [d async for d in find_by_ids(self.persons, [p for p in person_ids if p not in given])]
         keys = {d["_id"]: d.get("records", [])[-limit:] for d in docs}
-        wanted = [k for ks in keys.values() for k in ks]
-        found = {
-            d["_id"]: profile_from(d["_id"], d["source"], d["profile"])
-            async for d in find_by_ids(self.records, wanted, {"source": 1, "profile": 1})
-        }
+        # each person's document keeps its records' profiles as they were linked; those it lacks (a person stored
+        # before it did, records it received by a merge) are read from the records themselves
+        found: dict[str, Profile] = {}
+        for d in docs:
+            kept = d.get("profiles") or {}
+            for k in keys[d["_id"]]:
+                slot = kept.get(profile_slot(k))
+                if slot is not None and slot.get("k") == k:
+                    found[k] = profile_from(k, slot["s"], slot["p"])
+        wanted = [k for ks in keys.values() for k in ks if k not in found]
+        if wanted:
+            async for d in find_by_ids(self.records, wanted, {"source": 1, "profile": 1}):
+                found[d["_id"]] = profile_from(d["_id"], d["source"], d["profile"])
         return {pid: [found[k] for k in ks if k in found] for pid, ks in keys.items()}
 
     async def frequencies(self, profile: Profile) -> Frequencies:
@@ -293,7 +308,11 @@ class IdentityGraph:
         now = utcnow()
         persons = []
         for x in links:
-            update: dict[str, Any] = {"$addToSet": {"records": x.profile.key}}
+            kept = {"k": x.profile.key, "s": x.profile.source, "p": profile_doc(x.profile)}
+            update: dict[str, Any] = {
+                "$addToSet": {"records": x.profile.key},
+                "$set": {f"profiles.{profile_slot(x.profile.key)}": kept},
+            }
             if x.new_person:
                 update["$setOnInsert"] = {"created_at": now, "merged_into": None}
             persons.append(UpdateOne({"_id": x.person_id}, update, upsert=True))
@@ -371,7 +390,14 @@ class IdentityGraph:
         m = await self.merges.find_one({"_id": merge_id})
         if m is None:
             return None
-        await self.persons.update_one({"_id": m["survivor"]}, {"$pull": {"records": {"$in": m["records"]}}})
+        await self.persons.update_one(
+            {"_id": m["survivor"]},
+            {
+                "$pull": {"records": {"$in": m["records"]}},
+                # a record of the merged person seen again after the merge left its profile with the survivor
+                "$unset": {f"profiles.{profile_slot(k)}": "" for k in m["records"]},
+            },
+        )
         await self.persons.update_one({"_id": m["merged"]}, {"$set": {"merged_into": None, "merge_id": None}})
         await self.records.update_many({"_id": {"$in": m["records"]}}, {"$set": {"person_id": m["merged"]}})
         await self.merges.update_one(
@@ -404,6 +430,9 @@ class IdentityGraph:
         if records:
             deleted = (await self.records.delete_many({"_id": {"$in": [r["_id"] for r in records]}})).deleted_count
         persons = (await self.persons.delete_one({"_id": person_id})).deleted_count
+        # persons merged into this one keep their record lists (to undo the merge) and the profiles of the records
+        # they had: those records are erased above, so are their profiles
+        await self.persons.update_many({"merged_into": person_id}, {"$unset": {"profiles": ""}})
         return {"source_records": deleted, "persons": persons, "blocking_keys": len(blocking)}
 
     async def export_person(self, person_id: str) -> dict[str, Any]:
