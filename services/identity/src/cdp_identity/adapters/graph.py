@@ -191,11 +191,6 @@ class IdentityGraph:
             pending = onward
         return {**standing, **pending}, read
 
-    async def candidates(self, blocking_keys: list[str], limit: int = 50) -> list[str]:
-        blocks = await self.blocks_of(blocking_keys)
-        listed = candidates_in(blocks, blocking_keys, limit)
-        return standing_candidates(listed, await self.resolve_many(listed), limit)
-
     async def blocks_of(self, keys: list[str]) -> dict[str, list[str]]:
         """Blocking key -> the persons listed under it (keys nobody holds are absent)."""
         return {d["_id"]: d.get("persons", []) async for d in find_by_ids(self.blocks, keys)}
@@ -222,9 +217,8 @@ class IdentityGraph:
                 if slot is not None and slot.get("k") == k:
                     found[k] = profile_from(k, slot["s"], slot["p"])
         wanted = [k for ks in keys.values() for k in ks if k not in found]
-        if wanted:
-            async for d in find_by_ids(self.records, wanted, {"source": 1, "profile": 1}):
-                found[d["_id"]] = profile_from(d["_id"], d["source"], d["profile"])
+        async for d in find_by_ids(self.records, wanted, {"source": 1, "profile": 1}):  # no query when none
+            found[d["_id"]] = profile_from(d["_id"], d["source"], d["profile"])
         return {pid: [found[k] for k in ks if k in found] for pid, ks in keys.items()}
 
     async def frequencies(self, profile: Profile) -> Frequencies:
@@ -274,7 +268,7 @@ class IdentityGraph:
             ours = {idents[u["index"]] for u in e.details.get("upserted", [])}
         # an identifier this write inserted is ours; any other was claimed before, by us or by another person
         others = [ident for ident in idents if ident not in ours]
-        owners = {d["_id"]: str(d["person_id"]) async for d in find_by_ids(self.claims, others)} if others else {}
+        owners = {d["_id"]: str(d["person_id"]) async for d in find_by_ids(self.claims, others)}
         return {ident: owners.get(ident, pid) for ident, pid in wanted.items()}
 
     async def link_many(self, links: list[Link], reviews: list[UpdateOne] | None = None) -> None:

@@ -85,12 +85,11 @@ class Profile:
         keys = self.strong_identifiers()
         if self.name_folded:
             keys.append("name:" + " ".join(sorted(self.name_folded)))
-            if self.birth_date:
-                keys += [f"tokbd:{t}:{self.birth_date.isoformat()}" for t in sorted(self.name_folded)]
-                d = self.birth_date
+            if d := self.birth_date:
+                dates = [d.isoformat()]
                 if d.day <= 12 and d.day != d.month:  # typed the other way round, it is still a date
-                    swapped = f"{d.year:04d}-{d.day:02d}-{d.month:02d}"
-                    keys += [f"tokbd:{t}:{swapped}" for t in sorted(self.name_folded)]
+                    dates.append(f"{d.year:04d}-{d.day:02d}-{d.month:02d}")
+                keys += [f"tokbd:{t}:{day}" for day in dates for t in sorted(self.name_folded)]
         return keys
 
 

@@ -105,9 +105,15 @@ def score_against(profile: Profile, others: list[Profile], cfg: MatchingConfig, 
 
 
 async def score_candidates(profile: Profile, graph: IdentityGraph, cfg: MatchingConfig) -> list[tuple[str, Score]]:
-    freq = await graph.frequencies(profile)
-    candidates = await graph.candidates(profile.blocking_keys())
-    return score_all(profile, candidates, await graph.profiles_of_many(candidates), cfg, freq)
+    """`_match_together`'s reads for one record: its blocking keys (for candidates and frequencies alike) and name
+    counts at once, then the candidate persons, then the records their documents lack."""
+    keys = profile.blocking_keys()
+    blocks, counts = await asyncio.gather(graph.blocks_of(keys), graph.token_counts(profile.name_folded))
+    listed = candidates_in(blocks, keys)
+    standing, docs = await graph.standing_persons(listed)
+    candidates = standing_candidates(listed, standing)
+    people = await graph.profiles_of_many(candidates, persons=docs)
+    return score_all(profile, candidates, people, cfg, frequencies_of(profile, counts, blocks))
 
 
 def score_all(
