@@ -301,7 +301,7 @@ async def test_summaries_of_an_older_version_are_rebuilt_from_the_facts_they_app
     for subject in ("c0", "c1", "c2"):
         doc = await db["activity"].find_one({"_id": subject})
         assert doc is not None
-        times = [[k, t] for k, t in doc["cu"]["times"] if k not in ("order.paid_from_campaign", "survey.csat")]
+        times = [t for t in doc["cu"]["times"] if t["k"] not in ("order.paid_from_campaign", "survey.csat")]
         await db["activity"].update_one(
             {"_id": subject}, {"$unset": {"cu.v": "", "cu.values": ""}, "$set": {"cu.times": times}}
         )

@@ -49,7 +49,12 @@ def _wait_port(port: int, seconds: float = 60) -> None:
 class PrivateStore:
     def __init__(self, folder: Path) -> None:
         self.port = _free_port()
-        self.env = {**local_env(), "CDP_LOCAL_DIR": str(folder), "CDP_STORE_PORT": str(self.port)}
+        self.env = {
+            **local_env(),
+            "CDP_LOCAL_DIR": str(folder),
+            "CDP_STORE_PORT": str(self.port),
+            "CDP_LOCAL_STORE": "mongo-java-server",  # the format tested is that store's
+        }
         self.env["STORE_HEAP_OPTS"] = "-Xms128m -Xmx512m"
         self.file = folder / "data" / "store" / "cdp.mv.db"
         self.classpath = Path(self.env["CDP_CACHE_DIR"]) / "store" / "lib" / "*"

@@ -3,13 +3,14 @@ the store these tests run against (MongoDB under testcontainers, the wire-protoc
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from cdp_common.store import Document
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +26,54 @@ class TestSingleDocumentAtomicity:
         await db.c.insert_one({"_id": 1, "k": "x"})
         with pytest.raises(DuplicateKeyError):
             await db.c.insert_one({"_id": 2, "k": "x"})
+
+    async def test_concurrent_conditional_updates_each_apply_once(self, db: AsyncDatabase[Document]) -> None:
+        """Ten writers of one document, each `{_id, version}` then retry: every change lands, none twice (FerretDB
+        v1.24.1 read and wrote in two transactions, and lost nine of ten; deploy/local/ferretdb/patches)."""
+        await db.c.insert_one({"_id": "v", "version": 0, "seen": []})
+
+        async def write(i: int) -> None:
+            for _ in range(500):
+                doc = await db.c.find_one({"_id": "v"})
+                assert doc is not None
+                done = await db.c.update_one(
+                    {"_id": "v", "version": doc["version"]}, {"$inc": {"version": 1}, "$push": {"seen": i}}
+                )
+                if done.modified_count:
+                    return
+                await asyncio.sleep(0.001 * (i % 3))
+            raise AssertionError(f"writer {i} never got through")
+
+        await asyncio.gather(*(write(i) for i in range(10)))
+        doc = await db.c.find_one({"_id": "v"})
+        assert doc is not None and doc["version"] == 10 and sorted(doc["seen"]) == list(range(10))
+
+    async def test_a_bulk_of_many_updates_of_stored_documents_completes(self, db: AsyncDatabase[Document]) -> None:
+        """150 updates of stored documents in one command (FerretDB v1.24.1 held a connection per update until the
+        command ended, and waited for ever past its 100)."""
+        await db.c.insert_many([{"_id": i, "n": 0} for i in range(150)])
+        done = await asyncio.wait_for(
+            db.c.bulk_write([UpdateOne({"_id": i}, {"$inc": {"n": 1}}) for i in range(150)], ordered=False), 30
+        )
+        assert (done.matched_count, done.modified_count) == (150, 150)
+
+    async def test_unordered_upserts_report_each_duplicate_and_apply_the_rest(
+        self, db: AsyncDatabase[Document]
+    ) -> None:
+        await db.c.create_index([("k", ASCENDING)], unique=True)
+        await db.c.insert_one({"_id": 0, "k": "taken"})
+        ops = [
+            UpdateOne({"_id": 0}, {"$set": {"x": 1}}),
+            UpdateOne({"_id": 1}, {"$set": {"k": "taken"}}, upsert=True),  # breaks the unique index
+            UpdateOne({"_id": 2}, {"$set": {"k": "free"}}, upsert=True),
+        ]
+        with pytest.raises(BulkWriteError) as e:
+            await db.c.bulk_write(ops, ordered=False)
+        details = e.value.details
+        assert [(w["index"], w["code"]) for w in details["writeErrors"]] == [(1, 11000)]
+        assert (details["nMatched"], details["nModified"], details["nUpserted"]) == (1, 1, 1)
+        assert [(u["index"], u["_id"]) for u in details["upserted"]] == [(2, 2)]
+        assert sorted([d["_id"] async for d in db.c.find({})]) == [0, 2]
 
     async def test_conditional_update_applies_once(self, db: AsyncDatabase[Document]) -> None:
         await db.c.insert_one({"_id": "a", "version": 1, "tags": []})
@@ -58,12 +107,17 @@ class TestSingleDocumentAtomicity:
         assert gone.deleted_count == 5
         assert await db.c.count_documents({}) == 35
 
-    async def test_pull_by_nested_field_and_size(self, db: AsyncDatabase[Document]) -> None:
-        await db.c.insert_one({"_id": "a", "outbox": [{"event": {"id": "e1"}}, {"event": {"id": "e2"}}]})
-        await db.c.update_one({"_id": "a"}, {"$pull": {"outbox": {"event.id": "e1"}}})
-        assert await db.c.count_documents({"_id": "a", "outbox": {"$size": 1}}) == 1
-        await db.c.update_one({"_id": "a"}, {"$pull": {"outbox": {"event.id": "e2"}}})
-        assert await db.c.count_documents({"_id": "a", "outbox": {"$size": 0}}) == 1
+    async def test_pull_and_pull_all_by_value_then_size(self, db: AsyncDatabase[Document]) -> None:
+        entries = [{"topic": "t", "event": {"id": f"e{i}", "at": "2026-01-01T00:00:00Z"}} for i in range(4)]
+        await db.c.insert_one({"_id": "a", "outbox": entries, "ids": ["x", "y", "z"]})
+        stored = (await db.c.find_one({"_id": "a"}))["outbox"]
+        # entries leave by value, as read back (FerretDB v1's $pull takes no condition such as {"event.id": ...})
+        await db.c.update_one({"_id": "a"}, {"$pullAll": {"outbox": stored[:2]}, "$pull": {"ids": "y"}})
+        assert await db.c.count_documents({"_id": "a", "outbox": {"$size": 2}}) == 1
+        after = await db.c.find_one({"_id": "a"})
+        assert [e["event"]["id"] for e in after["outbox"]] == ["e2", "e3"] and after["ids"] == ["x", "z"]
+        await db.c.update_one({"_id": "a"}, {"$pullAll": {"outbox": stored[2:], "ids": ["x", "z", "missing"]}})
+        assert await db.c.count_documents({"_id": "a", "outbox": {"$size": 0}, "ids": {"$size": 0}}) == 1
 
 
 class TestQueries:

@@ -448,7 +448,7 @@ class Facts:
     async def erase_subject(self, subject: str) -> int:
         """The person's facts and summary go; the daily totals they were counted in stay (they hold no one's data)."""
         self._forget([subject])
-        doc = await self.people.find_one_and_delete({"_id": subject}, {"months": 1, "facts.id": 1})
+        doc = await self.people.find_one_and_delete({"_id": subject})  # FerretDB v1 takes no projection here
         if doc is None:
             return 0
         keys = [month_key(subject, m) for m in doc.get("months") or []]
@@ -502,9 +502,15 @@ def customer_doc(c: Customer | None) -> dict[str, Any] | None:
         "engaged": c.engaged,
         "refs": c.referrals,
         "nps": c.best_nps,
-        "times": [[kind, pack("q", times)] for kind, times in c.times.items()],
-        "values": [[kind, pack("d", values)] for kind, values in c.values.items()],
+        # kinds hold dots, so not field names; and no arrays of arrays, which FerretDB v1 refuses
+        "times": [{"k": kind, "b": pack("q", times)} for kind, times in c.times.items()],
+        "values": [{"k": kind, "b": pack("d", values)} for kind, values in c.values.items()],
     }
+
+
+def _packed(items: list[Any]) -> list[tuple[str, bytes]]:
+    """(kind, packed) of a summary's `times` or `values`: documents, or pairs as written before."""
+    return [(i["k"], i["b"]) if isinstance(i, dict) else (i[0], i[1]) for i in items]
 
 
 def _stale(doc: Document) -> bool:
@@ -522,8 +528,8 @@ def customer_of(subject: str, doc: dict[str, Any] | None) -> Customer | None:
         engaged=bool(doc.get("engaged")),
         referrals=int(doc.get("refs") or 0),
         best_nps=doc.get("nps"),
-        times={kind: unpack("q", packed) for kind, packed in doc.get("times") or []},
-        values={kind: unpack("d", packed) for kind, packed in doc.get("values") or []},
+        times={kind: unpack("q", packed) for kind, packed in _packed(doc.get("times") or [])},
+        values={kind: unpack("d", packed) for kind, packed in _packed(doc.get("values") or [])},
     )
     c.paid_ms, c.paid_amounts = unpack("q", doc["paid_ms"]), unpack("d", doc["paid_amounts"])
     return c

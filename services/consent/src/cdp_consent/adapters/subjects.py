@@ -199,8 +199,12 @@ class ConsentSubjects:
     async def append(self, person_id: str, statement: dict[str, Any]) -> bool:
         """False when this statement is already in the ledger."""
         await self.ensure(person_id, statement["received_at"])
+        # `statement_ids` beside the statements: FerretDB v1 answers `$ne` on a field of an array's documents
+        # ("statements.id") as if no element had it, and so appended a redelivered statement twice. The second
+        # condition keeps ledgers written before `statement_ids` right on MongoDB.
         result = await self.subjects.update_one(
-            {"_id": person_id, "statements.id": {"$ne": statement["id"]}}, {"$push": {"statements": statement}}
+            {"_id": person_id, "statement_ids": {"$ne": statement["id"]}, "statements.id": {"$ne": statement["id"]}},
+            {"$push": {"statements": statement, "statement_ids": statement["id"]}},
         )
         self.cache.forget([person_id])
         return result.modified_count == 1

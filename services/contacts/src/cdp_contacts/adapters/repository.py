@@ -19,7 +19,7 @@ from cdp_common.digests import pack, unpack
 from cdp_common.events import EventEnvelope
 from cdp_common.identifiers import fold
 from cdp_common.store import Document, find_by_ids
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -67,18 +67,33 @@ class SearchQuery:
     cursor: str | None = None
 
 
-def _next_version(contact: Contact, topic: str) -> tuple[Document, dict[str, Any]]:
-    """The contact's next version as a document (without `_id`) and the update writing it, its recorded events
-    added to the outbox."""
+def outbox_entry(topic: str, event: EventEnvelope) -> Document:
+    """An event waiting in a document to be published. The envelope is kept as its JSON text: a payload may name
+    fields by their dotted paths (`{"descriptive.income_band": ...}` in `contact.updated`), which FerretDB v1
+    refuses as keys, and the text compares exactly when the entry leaves by value (`$pullAll`)."""
+    return {"topic": topic, "id": event.id, "event": event.model_dump_json()}
+
+
+def stored_envelope(entry: Document) -> EventEnvelope:
+    raw = entry["event"]
+    return EventEnvelope.model_validate_json(raw) if isinstance(raw, str) else EventEnvelope.model_validate(raw)
+
+
+def stored_event_id(entry: Document) -> str:
+    return str(entry.get("id") or entry["event"]["id"])
+
+
+def _next_version(contact: Contact, topic: str) -> tuple[Document, dict[str, Any], list[Document]]:
+    """The contact's next version as a document (without `_id`), the update writing it, and the outbox entries it
+    adds (the contact's recorded events), as stored: they leave the outbox by value (`$pullAll`)."""
     doc = to_document(contact)
     doc.pop("_id")
     doc["version"] = contact.version + 1
     update: dict[str, Any] = {"$set": doc}
-    if contact.events:
-        update["$push"] = {
-            "outbox": {"$each": [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]}
-        }
-    return doc, update
+    entries = [outbox_entry(topic, e) for e in contact.events]
+    if entries:
+        update["$push"] = {"outbox": {"$each": entries}}
+    return doc, update, entries
 
 
 class ContactRepository:
@@ -119,7 +134,7 @@ class ContactRepository:
         """Insert a new contact with its recorded events. Raises `ContactAlreadyExists` for a known id."""
         doc = to_document(contact)
         doc["version"] = 1
-        doc["outbox"] = [{"topic": topic, "event": e.model_dump(mode="json")} for e in contact.events]
+        doc["outbox"] = [outbox_entry(topic, e) for e in contact.events]
         token = await self._mark_work(contact.id)
         try:
             await self.contacts.insert_one(doc)
@@ -146,11 +161,7 @@ class ContactRepository:
             {
                 "_id": token,
                 "at": datetime.now(UTC),
-                "events": [
-                    {"contact_id": c.id, "topic": topic, "event": e.model_dump(mode="json")}
-                    for c in contacts
-                    for e in c.events
-                ],
+                "events": [{"contact_id": c.id, **outbox_entry(topic, e)} for c in contacts for e in c.events],
             }
         )
         docs = [{**to_document(c), "version": 1, "outbox": [], "created_in_batch": token} for c in contacts]
@@ -194,22 +205,19 @@ class ContactRepository:
             async for d in find_by_ids(self.contacts, ids, {"created_in_batch": 1})
             if d.get("created_in_batch") == token
         }
-        return [
-            (e["topic"], EventEnvelope.model_validate(e["event"])) for e in doc["events"] if e["contact_id"] in created
-        ]
+        return [(e["topic"], stored_envelope(e)) for e in doc["events"] if e["contact_id"] in created]
 
     async def save(self, contact: Contact, topic: str, *, reindex: bool = True) -> Written:
         """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`.
         `reindex=False` when the change left its identifiers as they were (the identifier index is then current)."""
         token = await self._mark_work(contact.id)
-        doc, update = _next_version(contact, topic)
+        doc, update, _ = _next_version(contact, topic)
         # the outbox as it was before this write comes back with it: no second read to know what to publish
-        before = await self.contacts.find_one_and_update(
-            {"_id": contact.id, "version": contact.version}, update, projection={"outbox": 1}
-        )
+        # (the whole document: FerretDB v1 takes no projection in findAndModify)
+        before = await self.contacts.find_one_and_update({"_id": contact.id, "version": contact.version}, update)
         if before is None:
             raise ConcurrentChange(contact.id)
-        left = [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in before.get("outbox", [])]
+        left = [(e["topic"], stored_envelope(e)) for e in before.get("outbox", [])]
         written = Written(token, left + [(topic, e) for e in contact.events])
         contact.version += 1
         contact.events.clear()
@@ -224,18 +232,19 @@ class ContactRepository:
 
     async def save_many(
         self, contacts: list[Contact], outboxes: dict[str, list[dict[str, Any]]], topic: str
-    ) -> tuple[Written, dict[str, list[str]]]:
+    ) -> tuple[Written, dict[str, list[Document]]]:
         """`save` of many contacts read with `load_for_update` (their identifiers unchanged), in one write: each is
         stored only if nobody changed it since it was read. Returns what the stored ones leave to publish (their
-        outbox as read, then their new events) and, per stored contact, those events' ids; the others are for the
-        caller to apply again."""
+        outbox as read, then their new events) and, per stored contact, those outbox entries as stored; the others
+        are for the caller to apply again."""
         if not contacts:
             return Written("", []), {}
         token = await self._mark_work(*[c.id for c in contacts])
         docs: dict[str, Document] = {}
+        added: dict[str, list[Document]] = {}
         ops = []
         for c in contacts:
-            docs[c.id], update = _next_version(c, topic)
+            docs[c.id], update, added[c.id] = _next_version(c, topic)
             ops.append(UpdateOne({"_id": c.id, "version": c.version}, update))
         result = await self.contacts.bulk_write(ops, ordered=False)
         if result.matched_count == len(ops):
@@ -244,30 +253,26 @@ class ContactRepository:
             versions = {d["_id"]: d.get("version") async for d in find_by_ids(self.contacts, docs, {"version": 1})}
             saved = {c.id for c in contacts if versions.get(c.id) == c.version + 1}
         pending: list[tuple[str, EventEnvelope]] = []
-        ids: dict[str, list[str]] = {}
+        entries: dict[str, list[Document]] = {}
         for c in contacts:
             if c.id not in saved:
                 continue
-            own = [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in outboxes.get(c.id, [])]
-            own += [(topic, e) for e in c.events]
-            pending += own
-            ids[c.id] = [e.id for _, e in own]
+            pending += [(e["topic"], stored_envelope(e)) for e in outboxes.get(c.id, [])]
+            pending += [(topic, e) for e in c.events]
+            entries[c.id] = [*outboxes.get(c.id, []), *added[c.id]]
             c.version += 1
             c.events.clear()
             self._remember({**docs[c.id], "_id": c.id})
-        return Written(token, pending), ids
+        return Written(token, pending), entries
 
-    async def mark_many_published(self, event_ids: dict[str, list[str]], token: str) -> None:
-        """`mark_published` and `finish_work` of many contacts: their acknowledged events leave their outboxes, and
-        the marker of each whose outbox is then empty goes (unless another writer re-marked it since)."""
-        pulls = [
-            UpdateOne({"_id": c}, {"$pull": {"outbox": {"event.id": {"$in": ids}}}})
-            for c, ids in event_ids.items()
-            if ids
-        ]
+    async def mark_many_published(self, entries: dict[str, list[Document]], token: str) -> None:
+        """`mark_published` and `finish_work` of many contacts: their acknowledged outbox entries (as stored) leave
+        their outboxes, and the marker of each whose outbox is then empty goes (unless another writer re-marked it
+        since)."""
+        pulls = [UpdateOne({"_id": c}, {"$pullAll": {"outbox": gone}}) for c, gone in entries.items() if gone]
         if pulls:
             await self.contacts.bulk_write(pulls, ordered=False)
-        done = [d["_id"] async for d in find_by_ids(self.contacts, event_ids, {"outbox": 1}) if not d.get("outbox")]
+        done = [d["_id"] async for d in find_by_ids(self.contacts, entries, {"outbox": 1}) if not d.get("outbox")]
         if done:
             await self.work.delete_many({"_id": {"$in": done}, "token": token})
 
@@ -310,17 +315,19 @@ class ContactRepository:
         doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
         if not doc:
             return []
-        return [(e["topic"], EventEnvelope.model_validate(e["event"])) for e in doc.get("outbox", [])]
+        return [(e["topic"], stored_envelope(e)) for e in doc.get("outbox", [])]
 
     async def mark_published(self, contact_id: str, event_ids: list[str]) -> bool:
-        """Drop the acknowledged events from the outbox; True when nothing is left in it."""
-        after = await self.contacts.find_one_and_update(
-            {"_id": contact_id},
-            {"$pull": {"outbox": {"event.id": {"$in": event_ids}}}},
-            projection={"outbox": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        return after is None or not after.get("outbox")
+        """Drop the acknowledged events from the outbox; True when nothing else was in it. The entries leave by
+        value, as read (`$pullAll`: FerretDB v1's `$pull` takes no condition). An entry a writer adds meanwhile
+        stays, and that writer re-marked the contact first, so `finish_work` with an older token keeps its marker."""
+        doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
+        outbox = (doc or {}).get("outbox") or []
+        acked = set(event_ids)
+        gone = [e for e in outbox if stored_event_id(e) in acked]
+        if gone:
+            await self.contacts.update_one({"_id": contact_id}, {"$pullAll": {"outbox": gone}})
+        return len(gone) == len(outbox)
 
     async def work_token(self, contact_id: str) -> str | None:
         marker = await self.work.find_one({"_id": contact_id})

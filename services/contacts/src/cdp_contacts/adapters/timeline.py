@@ -149,9 +149,7 @@ class Timeline:
         )
         await insert_new(self.entries, moved)  # some may be moved by an earlier, interrupted attempt already
         await self.entries.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
-        await self.index.update_one(
-            {"_id": docs[0]["contact_id"]}, {"$pull": {"ids": {"$in": [d["_id"] for d in docs]}}}
-        )
+        await self.index.update_one({"_id": docs[0]["contact_id"]}, {"$pullAll": {"ids": [d["_id"] for d in docs]}})
 
     async def move(self, from_contact: str, to_contact: str) -> None:
         """Merge: the absorbed contact's entries show on the survivor (their origin is kept)."""

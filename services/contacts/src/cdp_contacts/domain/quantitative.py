@@ -26,11 +26,16 @@ class Basis:
     recent: dict[str, list[datetime]] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"spent": self.spent, "recent": [[kind, times] for kind, times in self.recent.items()]}
+        # kinds hold dots, so not field names; and no arrays of arrays, which FerretDB v1 refuses
+        return {"spent": self.spent, "recent": [{"kind": kind, "at": times} for kind, times in self.recent.items()]}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Basis:
-        return cls(float(doc.get("spent") or 0.0), {kind: list(times) for kind, times in doc.get("recent") or []})
+        recent: dict[str, list[datetime]] = {}
+        for item in doc.get("recent") or []:
+            kind, times = (item["kind"], item["at"]) if isinstance(item, dict) else item  # pairs: written before
+            recent[kind] = list(times)
+        return cls(float(doc.get("spent") or 0.0), recent)
 
 
 def fold(figures: dict[str, Any], basis: Basis, entries: list[dict[str, Any]], now: datetime) -> dict[str, Any]:

@@ -254,18 +254,17 @@ class IdentityGraph:
         if not wanted:
             return {}
         now = utcnow()
-        ops = [
-            UpdateOne({"_id": ident}, {"$setOnInsert": {"person_id": pid, "at": now}}, upsert=True)
-            for ident, pid in wanted.items()
-        ]
         idents = list(wanted)
+        # inserts, not upserts: FerretDB v1 answers a batch of upserts with one failing with no counts at all
         try:
-            result = await self.claims.bulk_write(ops, ordered=False)
-            ours = {idents[i] for i in result.upserted_ids or {}}
-        except BulkWriteError as e:  # a concurrent upsert won an insert: its owner is read below
+            await self.claims.insert_many(
+                [{"_id": ident, "person_id": pid, "at": now} for ident, pid in wanted.items()], ordered=False
+            )
+            ours = set(idents)
+        except BulkWriteError as e:  # claimed before, by us or by another person: its owner is read below
             if any(err.get("code") != DUPLICATE_KEY for err in e.details.get("writeErrors", [])):
                 raise
-            ours = {idents[u["index"]] for u in e.details.get("upserted", [])}
+            ours = set(idents) - {err["op"]["_id"] for err in e.details["writeErrors"]}
         # an identifier this write inserted is ours; any other was claimed before, by us or by another person
         others = [ident for ident in idents if ident not in ours]
         owners = {d["_id"]: str(d["person_id"]) async for d in find_by_ids(self.claims, others)}
@@ -387,7 +386,7 @@ class IdentityGraph:
         await self.persons.update_one(
             {"_id": m["survivor"]},
             {
-                "$pull": {"records": {"$in": m["records"]}},
+                "$pullAll": {"records": m["records"]},
                 # a record of the merged person seen again after the merge left its profile with the survivor
                 "$unset": {f"profiles.{profile_slot(k)}": "" for k in m["records"]},
             },
