@@ -4,8 +4,9 @@
 #
 # ferretdb (the default): FerretDB v1.24.1 with its SQLite backend, as the design names it, built with `go` from the
 # Go module proxy (github.com/FerretDB/FerretDB@v1.24.1) with the fixes in deploy/local/ferretdb/patches applied
-# (an update command that could wait for ever, conditional updates that were not atomic under concurrency, unordered
-# updates stopped at the first duplicate key; see docs/store-contract.md). The binary is cached under
+# (lookups by _id that never used the _id index, an update command that could wait for ever, conditional updates
+# that were not atomic under concurrency, unordered updates stopped at the first duplicate key; see
+# docs/store-contract.md). The binary is cached under
 # $CDP_CACHE_DIR/ferretdb, keyed by the version and the patches: the first start builds it (a few minutes), later
 # ones take a second. Metrics and pprof: http://127.0.0.1:$((CDP_STORE_PORT + 1000))/debug.
 #
