@@ -29,9 +29,9 @@ def open_client(uri: str, app_name: str) -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
         retryWrites=False,  # retryable writes need sessions the local store lacks; our writes are idempotent
-        # FerretDB v1 (SQLite) gives each database 100 connections, and an update holds two of them at once (its
-        # read, then its write): 100 concurrent updates of one database wait for each other for ever. A process
-        # opens at most 32 (CRM_MONGODB_POOL), so three replicas of a service stay below (docs/store-contract.md).
+        # FerretDB v1 (SQLite) opens at most 100 connections per database, and SQLite writes one transaction at a
+        # time: a process opens at most 32 (CRM_MONGODB_POOL), so three replicas of a service stay below that
+        # (docs/store-contract.md).
         maxPoolSize=int(os.environ.get("CRM_MONGODB_POOL", "32")),
     )
 

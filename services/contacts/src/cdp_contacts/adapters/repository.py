@@ -11,7 +11,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from cdp_common.digests import pack, unpack
 from cdp_common.events import EventEnvelope
 from cdp_common.identifiers import fold
 from cdp_common.store import Document, find_by_ids
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -42,10 +42,12 @@ class ConcurrentChange(Exception):
 @dataclass(frozen=True)
 class Written:
     """What a write left to publish: the work marker's token, and the whole outbox in order (what earlier writes
-    left behind, then this write's events), so the writer publishes without reading the outbox back."""
+    left behind, then this write's events), so the writer publishes without reading the outbox back. `stored`: the
+    same outbox entries as stored, which leave it by value once published (a single contact's write)."""
 
     token: str
     outbox: list[tuple[str, EventEnvelope]]
+    stored: list[Document] = field(default_factory=list)
 
 
 SORTS = SORT_ATTR  # sort name -> the stored field it orders by
@@ -71,16 +73,12 @@ def outbox_entry(topic: str, event: EventEnvelope) -> Document:
     """An event waiting in a document to be published. The envelope is kept as its JSON text: a payload may name
     fields by their dotted paths (`{"descriptive.income_band": ...}` in `contact.updated`), which FerretDB v1
     refuses as keys, and the text compares exactly when the entry leaves by value (`$pullAll`)."""
-    return {"topic": topic, "id": event.id, "event": event.model_dump_json()}
+    return {"topic": topic, "event": event.model_dump_json()}
 
 
 def stored_envelope(entry: Document) -> EventEnvelope:
     raw = entry["event"]
     return EventEnvelope.model_validate_json(raw) if isinstance(raw, str) else EventEnvelope.model_validate(raw)
-
-
-def stored_event_id(entry: Document) -> str:
-    return str(entry.get("id") or entry["event"]["id"])
 
 
 def _next_version(contact: Contact, topic: str) -> tuple[Document, dict[str, Any], list[Document]]:
@@ -140,7 +138,7 @@ class ContactRepository:
             await self.contacts.insert_one(doc)
         except DuplicateKeyError:
             raise ContactAlreadyExists(contact.id) from None
-        written = Written(token, [(topic, e) for e in contact.events])
+        written = Written(token, [(topic, e) for e in contact.events], doc["outbox"])
         contact.version = 1
         contact.events.clear()
         await self.index_keys([contact])
@@ -211,14 +209,15 @@ class ContactRepository:
         """Store the changed contact if nobody else changed it since it was read; raises `ConcurrentChange`.
         `reindex=False` when the change left its identifiers as they were (the identifier index is then current)."""
         token = await self._mark_work(contact.id)
-        doc, update, _ = _next_version(contact, topic)
+        doc, update, added = _next_version(contact, topic)
         # the outbox as it was before this write comes back with it: no second read to know what to publish
         # (the whole document: FerretDB v1 takes no projection in findAndModify)
         before = await self.contacts.find_one_and_update({"_id": contact.id, "version": contact.version}, update)
         if before is None:
             raise ConcurrentChange(contact.id)
-        left = [(e["topic"], stored_envelope(e)) for e in before.get("outbox", [])]
-        written = Written(token, left + [(topic, e) for e in contact.events])
+        left = before.get("outbox", [])
+        pending = [(e["topic"], stored_envelope(e)) for e in left] + [(topic, e) for e in contact.events]
+        written = Written(token, pending, left + added)
         contact.version += 1
         contact.events.clear()
         if reindex:
@@ -311,23 +310,22 @@ class ContactRepository:
         return token
 
     # ----------------------------------------------------------------------------------------------- outbox
-    async def pending_outbox(self, contact_id: str) -> list[tuple[str, EventEnvelope]]:
+    async def read_outbox(self, contact_id: str) -> Written:
+        """The contact's outbox as stored, to publish (`token` empty: the caller reads the marker's first)."""
         doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
-        if not doc:
-            return []
-        return [(e["topic"], stored_envelope(e)) for e in doc.get("outbox", [])]
+        stored = (doc or {}).get("outbox") or []
+        return Written("", [(e["topic"], stored_envelope(e)) for e in stored], stored)
 
-    async def mark_published(self, contact_id: str, event_ids: list[str]) -> bool:
-        """Drop the acknowledged events from the outbox; True when nothing else was in it. The entries leave by
-        value, as read (`$pullAll`: FerretDB v1's `$pull` takes no condition). An entry a writer adds meanwhile
-        stays, and that writer re-marked the contact first, so `finish_work` with an older token keeps its marker."""
-        doc = await self.contacts.find_one({"_id": contact_id}, {"outbox": 1})
-        outbox = (doc or {}).get("outbox") or []
-        acked = set(event_ids)
-        gone = [e for e in outbox if stored_event_id(e) in acked]
-        if gone:
-            await self.contacts.update_one({"_id": contact_id}, {"$pullAll": {"outbox": gone}})
-        return len(gone) == len(outbox)
+    async def pending_outbox(self, contact_id: str) -> list[tuple[str, EventEnvelope]]:
+        return (await self.read_outbox(contact_id)).outbox
+
+    async def mark_published(self, contact_id: str, entries: list[Document]) -> bool:
+        """Drop these acknowledged outbox entries (as stored) from the outbox; True when nothing is left in it. They
+        leave by value (`$pullAll`: FerretDB v1's `$pull` takes no condition)."""
+        after = await self.contacts.find_one_and_update(
+            {"_id": contact_id}, {"$pullAll": {"outbox": entries}}, return_document=ReturnDocument.AFTER
+        )
+        return after is None or not after.get("outbox")
 
     async def work_token(self, contact_id: str) -> str | None:
         marker = await self.work.find_one({"_id": contact_id})

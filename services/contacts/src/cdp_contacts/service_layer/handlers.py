@@ -348,9 +348,10 @@ async def publish_pending(contact_id: str, deps: Deps, written: Written | None =
     write just made returned (its marker's token and the outbox), which spares reading both back."""
     if written is None:
         token = await deps.repo.work_token(contact_id)  # read before the outbox: a newer marker must survive
-        pending = await deps.repo.pending_outbox(contact_id)
+        written = await deps.repo.read_outbox(contact_id)
     else:
-        token, pending = written.token, written.outbox
+        token = written.token
+    pending = written.outbox
     empty = True
     if pending:
         try:
@@ -358,7 +359,7 @@ async def publish_pending(contact_id: str, deps: Deps, written: Written | None =
         except Exception:
             log.warning("publish failed; the outbox relay will retry", extra={"contact_id": contact_id})
             return 0
-        empty = await deps.repo.mark_published(contact_id, [e.id for _, e in pending])
+        empty = await deps.repo.mark_published(contact_id, written.stored)
     if empty and token is not None:
         await deps.repo.finish_work(contact_id, token)
     return len(pending)
